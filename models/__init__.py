@@ -1,0 +1,1 @@
+"""PyTorch streaming models, capture training and export (see the styles issue)."""

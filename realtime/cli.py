@@ -1,0 +1,217 @@
+"""The ``stylerack`` command line.
+
+Core subcommands live here (render, styles, devices, validate). Other packages add theirs
+(the window's ``gui``, the trainer's ``train``...) through the ``stylerack.commands`` entry
+point group: each entry is a function ``register(subparsers)`` that adds a subparser whose
+``func(args) -> int`` does the work. That keeps this package free of Qt and torch.
+
+User mistakes print one line on stderr and exit 2; a failed check exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+
+from realtime import __version__
+from realtime.errors import ConfigError, StyleRackError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one line (and exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{self.prog}: {message}")
+
+
+def _param(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not NAME=NUMBER") from None
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..1")
+    return value
+
+
+def _block(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of frames") from None
+    if not 1 <= value <= 8192:
+        raise argparse.ArgumentTypeError(f"{value} frames is outside 1..8192")
+    return value
+
+
+def add_styles_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--styles-dir", action="append", default=[], metavar="DIR", help="also look for styles here (repeatable)"
+    )
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from realtime.catalog import resolve
+    from realtime.render import render_file
+
+    style = resolve(args.style, args.styles_dir)
+    show = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if show:
+            filled = int(30 * done / max(total, 1))
+            sys.stderr.write(f"\rrendering [{'#' * filled}{'.' * (30 - filled)}] {100 * done // max(total, 1)}%")
+            if done >= total:
+                sys.stderr.write("\n")
+
+    result = render_file(
+        args.input,
+        args.output,
+        style,
+        mix=args.mix,
+        block_frames=args.block,
+        mode=args.mode,
+        params=dict(args.param),
+        overwrite=args.overwrite,
+        progress=progress,
+    )
+    seconds = result.frames / result.sample_rate
+    print(
+        f"wrote {result.out_path} ({seconds:.2f} s, {result.sample_rate} Hz, {result.channels} ch) "
+        f"with '{result.style}', latency {result.latency_frames} frames compensated"
+    )
+    return EXIT_OK
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    from realtime.catalog import discover
+
+    styles, refused = discover(args.styles_dir)
+    if args.json:
+        rows = [
+            {
+                "name": s.name,
+                "path": str(s.path),
+                "category": s.manifest.category,
+                "description": s.manifest.description,
+                "sample_rate": s.manifest.sample_rate,
+                "channels": s.manifest.channels,
+                "latency_samples": s.manifest.latency_samples,
+                "params": [p.name for p in s.manifest.params],
+                "provenance": s.manifest.provenance,
+            }
+            for s in styles
+        ]
+        print(json.dumps({"styles": rows, "refused": [{"path": str(r.path), "reason": r.reason} for r in refused]}, indent=2))
+        return EXIT_OK
+    header = ("name", "category", "rate", "latency", "params", "provenance")
+    table = [header]
+    for s in styles:
+        m = s.manifest
+        knobs = ", ".join(f"{p.name} [{p.min:g}..{p.max:g}{(' ' + p.unit) if p.unit else ''}]" for p in m.params)
+        origin = m.provenance.get("source") or m.provenance.get("architecture") or ", ".join(m.provenance) or "-"
+        table.append((m.name, m.category, str(m.sample_rate), f"{m.latency_samples} smp", knobs or "-", str(origin)))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if not styles:
+        print("(no styles found)")
+    for item in refused:
+        print(f"refused: {item.reason}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from realtime.errors import StyleNotFoundError
+    from realtime.validate import validate
+
+    if not Path(args.path).exists():
+        raise StyleNotFoundError(f"{args.path}: no such style file")
+    report = validate(args.path)
+    for check in report.checks:
+        print(f"{'PASS' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+    if report.cost_us_per_block is not None:
+        print(f"cost: {report.cost_us_per_block:.1f} us per 128-frame block ({report.real_time_factor:.4f} of real time)")
+    print("valid" if report.ok else "INVALID")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from realtime.devices import describe_devices
+
+    print(describe_devices())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="stylerack", description="Real-time neural audio styles.")
+    parser.add_argument("--version", action="version", version=f"stylerack {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+
+    render = sub.add_parser("render", help="render a file through a style (offline, same engine)")
+    render.add_argument("input", metavar="IN")
+    render.add_argument("output", metavar="OUT")
+    render.add_argument("--style", required=True, help="style name or .onnx path")
+    render.add_argument("--mix", type=_fraction, default=1.0, help="wet share 0..1 (default 1)")
+    render.add_argument("--block", type=_block, default=128, help="frames per block (default 128)")
+    render.add_argument("--mode", choices=("direct", "buffered"), default="direct")
+    render.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE")
+    render.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    add_styles_dir(render)
+    render.set_defaults(func=cmd_render)
+
+    styles = sub.add_parser("styles", help="list installed styles")
+    styles.add_argument("--json", action="store_true")
+    add_styles_dir(styles)
+    styles.set_defaults(func=cmd_styles)
+
+    validate = sub.add_parser("validate", help="check a style file: format, streaming, latency, cost")
+    validate.add_argument("path", metavar="PATH")
+    validate.set_defaults(func=cmd_validate)
+
+    devices = sub.add_parser("devices", help="list audio devices")
+    devices.set_defaults(func=cmd_devices)
+
+    for entry in entry_points(group="stylerack.commands"):
+        try:
+            entry.load()(sub)
+        except Exception as exc:  # a broken plugin must not take the core commands down
+            print(f"stylerack: command '{entry.name}' unavailable: {exc}", file=sys.stderr)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return int(args.func(args))
+    except StyleRackError as exc:
+        print(f"stylerack: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("stylerack: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The style manifest: JSON stored in the ONNX model's metadata under the key ``stylerack``.
+
+See docs/style-format.md for the contract. ``parse_manifest`` is the only way in: it
+validates every field and names the file in its error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from realtime.errors import StyleFormatError
+
+MANIFEST_KEY = "stylerack"
+SCHEMA_VERSION = 1
+REQUIRED_FIELDS = (
+    "schema",
+    "name",
+    "description",
+    "category",
+    "sample_rate",
+    "channels",
+    "block_multiple",
+    "latency_samples",
+    "params",
+    "provenance",
+)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One knob of a style: its value is fed in ``params[index]``."""
+
+    name: str
+    min: float
+    max: float
+    default: float
+    unit: str = ""
+
+    def clamp(self, value: float) -> float:
+        return min(self.max, max(self.min, float(value)))
+
+
+@dataclass(frozen=True)
+class StyleManifest:
+    """What a style declares about itself (schema 1)."""
+
+    name: str
+    description: str
+    category: str
+    sample_rate: int
+    channels: int
+    block_multiple: int
+    latency_samples: int
+    params: tuple[ParamSpec, ...] = ()
+    provenance: dict[str, Any] = field(default_factory=dict)
+    schema: int = SCHEMA_VERSION
+
+    def param_index(self, name: str) -> int:
+        for index, spec in enumerate(self.params):
+            if spec.name == name:
+                return index
+        known = ", ".join(p.name for p in self.params) or "none"
+        raise KeyError(f"style '{self.name}' has no knob '{name}' (knobs: {known})")
+
+    def to_json(self) -> str:
+        body = {
+            "schema": self.schema,
+            "name": self.name,
+            "description": self.description,
+            "category": self.category,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "block_multiple": self.block_multiple,
+            "latency_samples": self.latency_samples,
+            "params": [
+                {"name": p.name, "min": p.min, "max": p.max, "default": p.default, "unit": p.unit}
+                for p in self.params
+            ],
+            "provenance": self.provenance,
+        }
+        return json.dumps(body, sort_keys=False)
+
+
+def _fail(source: str, problem: str) -> StyleFormatError:
+    return StyleFormatError(f"{source}: invalid manifest: {problem}")
+
+
+def _int_field(raw: dict, key: str, source: str, minimum: int) -> int:
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(source, f"'{key}' must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _str_field(raw: dict, key: str, source: str, allow_empty: bool = False) -> str:
+    value = raw[key]
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        raise _fail(source, f"'{key}' must be a non-empty string, got {value!r}")
+    return value
+
+
+def _number(value: Any, what: str, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _fail(source, f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _parse_param(raw: Any, index: int, source: str) -> ParamSpec:
+    if not isinstance(raw, dict):
+        raise _fail(source, f"params[{index}] must be an object")
+    for key in ("name", "min", "max", "default"):
+        if key not in raw:
+            raise _fail(source, f"params[{index}] lacks '{key}'")
+    name = raw["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(source, f"params[{index}].name must be a non-empty string")
+    low = _number(raw["min"], f"params[{index}].min", source)
+    high = _number(raw["max"], f"params[{index}].max", source)
+    default = _number(raw["default"], f"params[{index}].default", source)
+    if not low < high:
+        raise _fail(source, f"param '{name}': min {low} must be below max {high}")
+    if not low <= default <= high:
+        raise _fail(source, f"param '{name}': default {default} is outside [{low}, {high}]")
+    unit = raw.get("unit", "")
+    if not isinstance(unit, str):
+        raise _fail(source, f"param '{name}': unit must be a string")
+    return ParamSpec(name=name, min=low, max=high, default=default, unit=unit)
+
+
+def parse_manifest(text: str | None, source: str) -> StyleManifest:
+    """Parse and validate manifest JSON; ``source`` (the file) goes into every error."""
+    if text is None:
+        raise StyleFormatError(f"{source}: no StyleRack manifest (metadata key '{MANIFEST_KEY}')")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _fail(source, f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(raw, dict):
+        raise _fail(source, "must be a JSON object")
+    if "schema" not in raw:
+        raise _fail(source, "lacks 'schema'")
+    if raw["schema"] != SCHEMA_VERSION:
+        raise StyleFormatError(
+            f"{source}: unknown manifest schema {raw['schema']!r} (this StyleRack reads schema "
+            f"{SCHEMA_VERSION}; a newer StyleRack may read it)"
+        )
+    missing = [key for key in REQUIRED_FIELDS if key not in raw]
+    if missing:
+        raise _fail(source, "lacks " + ", ".join(f"'{key}'" for key in missing))
+    if not isinstance(raw["params"], list):
+        raise _fail(source, "'params' must be a list")
+    if not isinstance(raw["provenance"], dict):
+        raise _fail(source, "'provenance' must be an object")
+    params = tuple(_parse_param(p, i, source) for i, p in enumerate(raw["params"]))
+    names = [p.name for p in params]
+    if len(set(names)) != len(names):
+        raise _fail(source, f"knob names repeat: {names}")
+    return StyleManifest(
+        schema=SCHEMA_VERSION,
+        name=_str_field(raw, "name", source),
+        description=_str_field(raw, "description", source, allow_empty=True),
+        category=_str_field(raw, "category", source),
+        sample_rate=_int_field(raw, "sample_rate", source, 1000),
+        channels=_int_field(raw, "channels", source, 1),
+        block_multiple=_int_field(raw, "block_multiple", source, 1),
+        latency_samples=_int_field(raw, "latency_samples", source, 0),
+        params=params,
+        provenance=dict(raw["provenance"]),
+    )

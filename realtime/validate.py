@@ -1,0 +1,135 @@
+"""``stylerack validate``: the checks a style must pass beyond its format.
+
+1. It loads (format) and ONNX Runtime opens it.
+2. Streaming equals one call: noise in blocks of 1, 64, 441 and 4096 frames (rounded up
+   to the style's block multiple) against one call on the whole signal.
+3. Its declared latency is true: an impulse at input frame n first changes the output at
+   frame n + latency_samples (compared with the same run on silence, so a style that
+   adds its own noise is still measured).
+4. Its cost: median time of one call on a 128-frame block (rounded up to the block
+   multiple), as a fraction of that block's duration.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from realtime.errors import StyleFormatError
+from realtime.runner import StyleRunner
+from realtime.style import Style, load_style
+
+STREAM_BLOCKS = (1, 64, 441, 4096)
+STREAM_SECONDS = 0.5
+STREAM_TOLERANCE = 1e-5
+IMPULSE_AT = 4096
+IMPULSE_THRESHOLD = 1e-3  # of the response's peak
+COST_BLOCK = 128
+COST_CALLS = 300
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class ValidationReport:
+    path: str
+    style: Style | None = None
+    checks: list[Check] = field(default_factory=list)
+    cost_us_per_block: float | None = None
+    real_time_factor: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+
+def _round_up(frames: int, multiple: int) -> int:
+    return frames + (-frames % multiple)
+
+
+def run_blocks(runner: StyleRunner, audio: np.ndarray, block: int) -> np.ndarray:
+    """Stream ``audio: [channels, n]`` through ``runner`` from zero state in blocks of ``block``."""
+    runner.reset()
+    out = np.zeros_like(audio)
+    for start in range(0, audio.shape[1], block):
+        frames = min(block, audio.shape[1] - start)
+        runner.input_view(frames)[...] = audio[:, start : start + frames]
+        out[:, start : start + frames] = runner.run(frames)
+    return out
+
+
+def check_streaming(runner: StyleRunner, sample_rate: int) -> Check:
+    multiple = runner.block_multiple
+    frames = _round_up(int(STREAM_SECONDS * sample_rate), 4096 * multiple)
+    noise = np.random.default_rng(1234).uniform(-0.5, 0.5, (runner.channels, frames)).astype(np.float32)
+    whole = run_blocks(runner, noise, frames)
+    worst, where = 0.0, None
+    sizes = []
+    for block in STREAM_BLOCKS:
+        size = _round_up(block, multiple)
+        sizes.append(size)
+        diff = float(np.abs(run_blocks(runner, noise, size) - whole).max())
+        if diff > worst:
+            worst, where = diff, size
+    detail = f"blocks {sizes} vs one call: max |diff| {worst:.2e}"
+    if worst > STREAM_TOLERANCE:
+        detail += f" (worst at block {where}; limit {STREAM_TOLERANCE:.0e})"
+    return Check("streaming equals one call", worst <= STREAM_TOLERANCE, detail)
+
+
+def measure_latency(runner: StyleRunner, declared: int) -> tuple[int | None, Check]:
+    multiple = runner.block_multiple
+    frames = _round_up(IMPULSE_AT + declared + 4096, multiple)
+    silence = np.zeros((runner.channels, frames), np.float32)
+    impulse = silence.copy()
+    impulse[:, IMPULSE_AT] = 1.0
+    block = _round_up(256, multiple)
+    response = np.abs(run_blocks(runner, impulse, block) - run_blocks(runner, silence, block)).max(axis=0)
+    peak = float(response.max())
+    if peak <= 1e-7:
+        return None, Check("declared latency", False, "no response to an impulse; latency cannot be measured")
+    measured = int(np.argmax(response > IMPULSE_THRESHOLD * peak)) - IMPULSE_AT
+    ok = measured == declared
+    return measured, Check("declared latency", ok, f"impulse response starts at {measured} samples, declared {declared}")
+
+
+def measure_cost(runner: StyleRunner, sample_rate: int) -> tuple[float, float]:
+    block = _round_up(COST_BLOCK, runner.block_multiple)
+    runner.reset()
+    noise = np.random.default_rng(7).uniform(-0.5, 0.5, (runner.channels, block)).astype(np.float32)
+    times = np.zeros(COST_CALLS)
+    for index in range(COST_CALLS):
+        runner.input_view(block)[...] = noise
+        started = time.perf_counter()
+        runner.run(block)
+        times[index] = time.perf_counter() - started
+    median_s = float(np.median(times[COST_CALLS // 10 :]))
+    return median_s * 1e6, median_s / (block / sample_rate)
+
+
+def validate(path: str | os.PathLike[str]) -> ValidationReport:
+    """Raises StyleNotFoundError for a missing file; a refused style is a failed check."""
+    report = ValidationReport(str(path))
+    try:
+        style = load_style(path)
+        report.style = style
+        report.checks.append(Check("format", True, f"'{style.name}', opset {style.opset}, {style.size_bytes} bytes"))
+        runner = StyleRunner(style, max_frames=65536)
+        report.checks.append(Check("ONNX Runtime opens it", True, runner.provider))
+    except StyleFormatError as exc:
+        report.checks.append(Check("format", False, str(exc)))
+        return report
+    rate = style.manifest.sample_rate
+    report.checks.append(check_streaming(runner, rate))
+    _, latency_check = measure_latency(runner, style.manifest.latency_samples)
+    report.checks.append(latency_check)
+    report.cost_us_per_block, report.real_time_factor = measure_cost(runner, rate)
+    return report
