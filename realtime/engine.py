@@ -196,7 +196,8 @@ class Engine:
     def process(self, indata: np.ndarray, outdata: np.ndarray) -> None:
         """The callback body. ``indata: [frames, in_channels]``, ``outdata: [frames, out_channels]``."""
         try:
-            self._process(indata, outdata)
+            with np.errstate(all="ignore"):  # non-finite input is counted, never warned about
+                self._process(indata, outdata)
         except Exception:  # never raise into PortAudio: count it and play silence
             self.stats.callback_errors += 1
             outdata.fill(0.0)

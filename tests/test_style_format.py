@@ -1,0 +1,197 @@
+"""One hand-built bad file per refusal of the style format; each must be refused with a
+message that names the file and the fault."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from realtime.errors import StyleFormatError, StyleNotFoundError
+from realtime.runner import StyleRunner
+from realtime.style import load_style
+from tests import style_builders as sb
+
+
+def identity_graph(path: Path, manifest_body, *, in_type=TensorProto.FLOAT, opset=17, domain="", extra_inputs=(), extra_outputs=(), nodes=None):
+    inputs = [helper.make_tensor_value_info("audio_in", in_type, [1, "frames"]), *extra_inputs]
+    outputs = [helper.make_tensor_value_info("audio_out", in_type, [1, "frames"]), *extra_outputs]
+    nodes = nodes or [helper.make_node("Identity", ["audio_in"], ["audio_out"], domain=domain)]
+    return sb.save_model(path, nodes, inputs, outputs, manifest_body, opset=opset)
+
+
+def refused(path: Path, *fragments: str) -> str:
+    with pytest.raises(StyleFormatError) as info:
+        load_style(path)
+    message = str(info.value)
+    assert str(path) in message, message
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_the_fixture_styles_load(styles_dir):
+    for path in styles_dir.glob("*.onnx"):
+        style = load_style(path)
+        assert style.manifest.schema == 1
+    delay = load_style(styles_dir / "delay37.onnx")
+    assert delay.state_shapes == {"0": (1, 37)} and delay.manifest.latency_samples == 37
+
+
+def test_not_onnx(tmp_path):
+    path = tmp_path / "text.onnx"
+    path.write_text("this is not a model\n" * 20)
+    refused(path, "not an ONNX model")
+
+
+def test_truncated(tmp_path, styles_dir):
+    whole = (styles_dir / "delay37.onnx").read_bytes()
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(whole[: len(whole) // 2])
+    refused(path, "not an ONNX model or truncated")
+
+
+def test_missing_file_is_not_found(tmp_path):
+    with pytest.raises(StyleNotFoundError, match="no such style file"):
+        load_style(tmp_path / "nothing.onnx")
+
+
+def test_no_manifest(tmp_path):
+    refused(identity_graph(tmp_path / "bare.onnx", None), "no StyleRack manifest")
+
+
+def test_manifest_not_json(tmp_path):
+    refused(identity_graph(tmp_path / "j.onnx", "{name: oops"), "invalid manifest", "not JSON")
+
+
+@pytest.mark.parametrize("field", ["name", "sample_rate", "latency_samples", "params", "provenance"])
+def test_manifest_missing_field(tmp_path, field):
+    body = sb.manifest("m")
+    del body[field]
+    refused(identity_graph(tmp_path / "m.onnx", body), "invalid manifest", f"'{field}'")
+
+
+def test_manifest_bad_values(tmp_path):
+    refused(identity_graph(tmp_path / "a.onnx", sb.manifest("a", sample_rate=-5)), "'sample_rate'")
+    refused(identity_graph(tmp_path / "b.onnx", sb.manifest("b", block_multiple=0)), "'block_multiple'")
+    bad_knob = [{"name": "k", "min": 1, "max": 0, "default": 0.5, "unit": ""}]
+    refused(identity_graph(tmp_path / "c.onnx", sb.manifest("c", params=bad_knob)), "min 1.0 must be below max 0.0")
+
+
+def test_unknown_schema(tmp_path):
+    refused(identity_graph(tmp_path / "s.onnx", sb.manifest("s", schema=2)), "unknown manifest schema 2")
+
+
+def test_missing_audio_in(tmp_path):
+    nodes = [helper.make_node("Identity", ["x"], ["audio_out"])]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "frames"])]
+    outputs = [helper.make_tensor_value_info("audio_out", TensorProto.FLOAT, [1, "frames"])]
+    path = sb.save_model(tmp_path / "noin.onnx", nodes, inputs, outputs, sb.manifest("noin"))
+    refused(path, "no 'audio_in' input")
+
+
+def test_missing_audio_out(tmp_path):
+    nodes = [helper.make_node("Identity", ["audio_in"], ["y"])]
+    inputs = [helper.make_tensor_value_info("audio_in", TensorProto.FLOAT, [1, "frames"])]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "frames"])]
+    path = sb.save_model(tmp_path / "noout.onnx", nodes, inputs, outputs, sb.manifest("noout"))
+    refused(path, "no 'audio_out' output")
+
+
+def test_fixed_frames_axis(tmp_path):
+    nodes = [helper.make_node("Identity", ["audio_in"], ["audio_out"])]
+    inputs = [helper.make_tensor_value_info("audio_in", TensorProto.FLOAT, [1, 128])]
+    outputs = [helper.make_tensor_value_info("audio_out", TensorProto.FLOAT, [1, 128])]
+    path = sb.save_model(tmp_path / "fixed.onnx", nodes, inputs, outputs, sb.manifest("fixed"))
+    refused(path, "fixed frames axis")
+
+
+def test_unpaired_state(tmp_path):
+    state = helper.make_tensor_value_info("state_in_0", TensorProto.FLOAT, [1, 4])
+    refused(identity_graph(tmp_path / "u.onnx", sb.manifest("u"), extra_inputs=[state]), "unpaired state", "state_out_0")
+
+
+def test_dynamic_state(tmp_path):
+    state_in = helper.make_tensor_value_info("state_in_0", TensorProto.FLOAT, [1, "n"])
+    state_out = helper.make_tensor_value_info("state_out_0", TensorProto.FLOAT, [1, "n"])
+    nodes = [
+        helper.make_node("Identity", ["audio_in"], ["audio_out"]),
+        helper.make_node("Identity", ["state_in_0"], ["state_out_0"]),
+    ]
+    path = identity_graph(tmp_path / "d.onnx", sb.manifest("d"), extra_inputs=[state_in], extra_outputs=[state_out], nodes=nodes)
+    refused(path, "static shape")
+
+
+def test_state_changes_shape(tmp_path):
+    state_in = helper.make_tensor_value_info("state_in_0", TensorProto.FLOAT, [1, 4])
+    state_out = helper.make_tensor_value_info("state_out_0", TensorProto.FLOAT, [1, 5])
+    nodes = [
+        helper.make_node("Identity", ["audio_in"], ["audio_out"]),
+        helper.make_node("Pad", ["state_in_0", "pads"], ["state_out_0"]),
+    ]
+    pads = numpy_helper.from_array(np.array([0, 0, 0, 1], np.int64), "pads")
+    inputs = [helper.make_tensor_value_info("audio_in", TensorProto.FLOAT, [1, "frames"]), state_in]
+    outputs = [helper.make_tensor_value_info("audio_out", TensorProto.FLOAT, [1, "frames"]), state_out]
+    path = sb.save_model(tmp_path / "grow.onnx", nodes, inputs, outputs, sb.manifest("grow"), [pads])
+    refused(path, "changes shape")
+
+
+def test_non_float32_tensor(tmp_path):
+    refused(identity_graph(tmp_path / "f64.onnx", sb.manifest("f64"), in_type=TensorProto.DOUBLE), "DOUBLE", "float32")
+
+
+def test_params_size_disagrees_with_manifest(tmp_path, styles_dir):
+    knobs = [
+        {"name": "a", "min": 0, "max": 1, "default": 0, "unit": ""},
+        {"name": "b", "min": 0, "max": 1, "default": 0, "unit": ""},
+    ]
+    model = onnx.load(str(styles_dir / "gain.onnx"))  # params is [1]
+    body = json.loads(model.metadata_props[0].value)
+    body["params"] = knobs
+    model.metadata_props[0].value = json.dumps(body)
+    path = tmp_path / "two_knobs.onnx"
+    onnx.save(model, str(path))
+    refused(path, "'params' input has shape [1]", "2 knob(s)")
+    no_params = identity_graph(tmp_path / "np.onnx", sb.manifest("np", params=knobs))
+    refused(no_params, "no 'params' input")
+
+
+def test_external_data_outside_folder(tmp_path):
+    inner = tmp_path / "style"
+    inner.mkdir()
+    (tmp_path / "secret.bin").write_bytes(np.ones(4, np.float32).tobytes())
+    weight = numpy_helper.from_array(np.ones((1, 1), np.float32), "w")
+    weight.data_location = TensorProto.EXTERNAL
+    weight.ClearField("raw_data")
+    for key, value in (("location", "../secret.bin"), ("offset", "0"), ("length", "4")):
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    nodes = [helper.make_node("Mul", ["audio_in", "w"], ["audio_out"])]
+    inputs = [helper.make_tensor_value_info("audio_in", TensorProto.FLOAT, [1, "frames"])]
+    outputs = [helper.make_tensor_value_info("audio_out", TensorProto.FLOAT, [1, "frames"])]
+    path = sb.save_model(inner / "escape.onnx", nodes, inputs, outputs, sb.manifest("escape"), [weight])
+    refused(path, "outside the style's folder", "../secret.bin")
+
+
+def test_old_opset(tmp_path):
+    refused(identity_graph(tmp_path / "o.onnx", sb.manifest("o"), opset=13), "opset 13 is too old")
+
+
+def test_custom_operator(tmp_path):
+    path = identity_graph(tmp_path / "c.onnx", sb.manifest("c"), domain="com.example")
+    model = onnx.load(str(path))
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    onnx.save(model, str(path))
+    refused(path, "custom operator 'com.example::Identity'")
+
+
+def test_runner_carries_state_and_clamps_knobs(styles_dir):
+    runner = StyleRunner(load_style(styles_dir / "gain.onnx"), max_frames=256)
+    runner.set_params([100.0])  # clamped to the manifest's max, +24 dB
+    runner.input_view(4)[...] = 0.5
+    assert np.allclose(runner.run(4), 0.5 * 10 ** (24 / 20), rtol=1e-5)
