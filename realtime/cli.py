@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -160,6 +161,84 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _device(text: str) -> str | int:
+    return int(text) if text.isdigit() else text
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from realtime.catalog import resolve
+    from realtime.console import CommandReader, run_pending
+    from realtime.devices import looks_like_feedback
+    from realtime.live import LiveHost, LiveSettings
+
+    if args.stats and not Path(args.stats).resolve().parent.is_dir():
+        raise ConfigError(f"{args.stats}: folder does not exist")
+    style = resolve(args.style, args.styles_dir)
+    settings = LiveSettings(
+        input=args.input,
+        output=args.output,
+        sample_rate=args.samplerate,
+        block_frames=args.block,
+        mode=args.mode,
+        margin_blocks=args.margin,
+        provider=args.provider,
+    )
+    host = LiveHost(settings)
+    host.engine.load(style, dict(args.param))
+    host.engine.set_mix(args.mix)
+    muted = not args.allow_feedback and looks_like_feedback(host.devices.input_name, host.devices.output_name)
+    if muted:
+        host.engine.set_output_gain_db(float("-inf"))
+        print(
+            f"stylerack: warning: '{host.devices.input_name}' may hear '{host.devices.output_name}' (feedback); "
+            "starting muted. Use headphones, or --allow-feedback to start unmuted.",
+            file=sys.stderr,
+        )
+    host.engine.jump_to_targets()
+    host.start()
+    code = EXIT_OK
+    try:
+        report = host.report()
+        print(
+            f"running '{style.name}' on {host.devices.describe()} at {host.sample_rate} Hz, "
+            f"block {args.block or 'device'} ({args.mode}); latency {report['total_latency_ms']:.1f} ms "
+            f"({report['total_latency_samples']} samples). Ctrl-C stops.",
+            flush=True,
+        )
+        if muted:
+            print("muted: type 'unmute' and Enter when the output cannot reach the microphone", flush=True)
+        commands = CommandReader()
+        deadline = time.monotonic() + args.seconds if args.seconds else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.05)
+            if not run_pending(host, commands, args.styles_dir):
+                break
+            failure = host.poll()
+            if failure:
+                print(f"stylerack: error: {failure}", file=sys.stderr)
+                code = EXIT_FAILED
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        host.stop()
+        report = host.report()
+        if args.stats:
+            Path(args.stats).write_text(json.dumps(report, indent=2) + "\n")
+    print(
+        f"stopped: {report['callbacks']} callbacks, {report['xruns']} xruns, {report['late_blocks']} late blocks, "
+        f"style time median {report['style_time_median_us']:.0f} us"
+    )
+    if host.device_lost:  # PortAudio cannot be shut down over a dead device: leave now
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="stylerack", description="Real-time neural audio styles.")
     parser.add_argument("--version", action="version", version=f"stylerack {__version__}")
@@ -185,6 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a style file: format, streaming, latency, cost")
     validate.add_argument("path", metavar="PATH")
     validate.set_defaults(func=cmd_validate)
+
+    run = sub.add_parser("run", help="process live audio without a window")
+    run.add_argument("--style", required=True, help="style name or .onnx path")
+    run.add_argument("--mix", type=_fraction, default=1.0, help="wet share 0..1 (default 1)")
+    run.add_argument("--input", type=_device, help="input device: index or part of its name")
+    run.add_argument("--output", type=_device, help="output device: index or part of its name")
+    run.add_argument("--samplerate", type=int, help="Hz (default: the output device's rate)")
+    run.add_argument("--block", type=int, default=128, help="frames per block; 0 lets the device choose (default 128)")
+    run.add_argument("--mode", choices=("direct", "buffered"), default="buffered")
+    run.add_argument("--margin", type=int, default=1, help="buffered mode: blocks the worker runs ahead (default 1)")
+    run.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
+    run.add_argument("--stats", metavar="FILE.json", help="write counters and latency here at exit (replaced if it exists)")
+    run.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE")
+    run.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime execution provider")
+    run.add_argument("--allow-feedback", action="store_true", help="do not start muted on built-in mic + speakers")
+    add_styles_dir(run)
+    run.set_defaults(func=cmd_run)
 
     devices = sub.add_parser("devices", help="list audio devices")
     devices.set_defaults(func=cmd_devices)

@@ -169,6 +169,11 @@ class Engine:
         for value in (self._input_gain, self._output_gain, self._wet_amount):
             value.jump(value.target)
 
+    def non_finite_resets(self) -> int:
+        """Style state resets after NaN/Inf, over every style this engine has played."""
+        live = sum(s.runner.non_finite_resets for s in (self._current, self._incoming) if s is not None)
+        return self.stats.retired_non_finite_resets + live
+
     @property
     def current(self) -> Strip | None:
         return self._current

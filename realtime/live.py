@@ -1,0 +1,216 @@
+"""The live host: the engine on a real duplex device stream (python-sounddevice / PortAudio).
+
+``LiveHost`` resolves and checks the devices, builds the engine for them, warms the style,
+opens one duplex stream and watches it. The callback only hands the blocks to
+``Engine.process`` and counts PortAudio's xrun flags. A stream that stops by itself (a
+device unplugged, the audio server gone) is reported by ``poll()``, never silently.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from realtime.devices import DeviceChoice, check_rate, import_sounddevice, resolve_devices
+from realtime.engine import Engine, EngineConfig
+from realtime.errors import DeviceError
+
+#: no callback for this long while the stream claims to run means the device is gone
+STALL_SECONDS = 1.0
+_ABANDONED: list = []  # streams whose device died; never closed (see LiveHost.stop)
+#: a short GIL switch interval lets the audio thread in sooner when another thread computes
+SWITCH_INTERVAL_S = 0.001
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    input: str | int | None = None
+    output: str | int | None = None
+    sample_rate: int | None = None  # None: the output device's default rate
+    block_frames: int = 128  # 0: the device (or audio server) chooses
+    mode: str = "buffered"
+    margin_blocks: int = 1
+    provider: str = "cpu"
+    channels: int = 2  # at most this many per direction, fewer if the device has fewer
+
+
+class LiveHost:
+    def __init__(self, settings: LiveSettings) -> None:
+        self.settings = settings
+        self._sd = import_sounddevice()
+        self.devices: DeviceChoice = resolve_devices(self._sd, settings.input, settings.output, settings.channels)
+        self.sample_rate = int(settings.sample_rate or self.devices.default_rate)
+        check_rate(self._sd, self.devices, self.sample_rate)
+        self.block_frames = settings.block_frames or self._probe_device_block()
+        self.engine = Engine(
+            EngineConfig(
+                sample_rate=self.sample_rate,
+                block_frames=self.block_frames,
+                in_channels=self.devices.in_channels,
+                out_channels=self.devices.out_channels,
+                mode=settings.mode,
+                margin_blocks=settings.margin_blocks,
+                provider=settings.provider,
+            )
+        )
+        self._stream = None
+        self._stopping = False
+        self._finished = threading.Event()
+        self._last_callback = 0.0
+        self.failure: str | None = None
+        self._last_latency = (0.0, 0.0)
+
+    def _probe_device_block(self) -> int:
+        """With ``--block 0`` the device picks the block: open a silent stream briefly and
+        see what it hands over, so the engine plans for the real size (JACK: its period)."""
+        sd = self._sd
+        seen: list[int] = []
+
+        def probe(indata, outdata, frames, time_info, status) -> None:
+            outdata.fill(0.0)
+            if not seen:
+                seen.append(frames)
+
+        try:
+            with sd.Stream(
+                samplerate=self.sample_rate,
+                blocksize=0,
+                device=(self.devices.input_index, self.devices.output_index),
+                channels=(self.devices.in_channels, self.devices.out_channels),
+                dtype="float32",
+                latency="low",
+                callback=probe,
+            ):
+                deadline = time.monotonic() + 2.0
+                while not seen and time.monotonic() < deadline:
+                    time.sleep(0.005)
+        except (sd.PortAudioError, ValueError) as exc:
+            raise DeviceError(f"cannot open {self.devices.describe()}: {exc}") from None
+        return seen[0] if seen else self.devices.default_block_frames(self.sample_rate)
+
+    # ---- the audio thread ------------------------------------------------------------
+
+    def _callback(self, indata, outdata, frames, time_info, status) -> None:
+        if status:
+            if status.input_overflow or status.input_underflow or status.output_underflow or status.output_overflow:
+                self.engine.stats.xruns += 1
+        self.engine.process(indata, outdata)
+        self._last_callback = time.monotonic()
+
+    def _on_finished(self) -> None:
+        self._finished.set()
+
+    # ---- control ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open and start the stream (the style must be set on ``engine`` first)."""
+        sd = self._sd
+        self._stopping = False
+        self._finished.clear()
+        self.failure = None
+        self.engine.start()
+        try:
+            self._stream = sd.Stream(
+                samplerate=self.sample_rate,
+                blocksize=self.settings.block_frames,
+                device=(self.devices.input_index, self.devices.output_index),
+                channels=(self.devices.in_channels, self.devices.out_channels),
+                dtype="float32",
+                latency="low",
+                callback=self._callback,
+                finished_callback=self._on_finished,
+            )
+        except (sd.PortAudioError, ValueError) as exc:
+            self.engine.stop()
+            raise DeviceError(f"cannot open {self.devices.describe()}: {exc}") from None
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        gc.collect()
+        gc.freeze()  # long-lived objects leave the collector's view: shorter pauses
+        self._last_callback = time.monotonic()
+        self._stream.start()
+
+    def poll(self) -> str | None:
+        """Call a few times a second from the control thread: releases retired styles and
+        returns a failure message once the stream has died (None while all is well)."""
+        self.engine.collect()
+        if self.failure is None and self._stream is not None and not self._stopping:
+            if self._finished.is_set() or not self._stream.active:
+                self.failure = f"audio stopped on {self.devices.describe()} (device gone or audio server stopped)"
+            elif time.monotonic() - self._last_callback > STALL_SECONDS:
+                self.failure = (
+                    f"no audio from {self.devices.describe()} for {STALL_SECONDS:.0f} s "
+                    "(device gone or audio server stopped)"
+                )
+        return self.failure
+
+    def stop(self) -> None:
+        """Stop and close the stream; safe to call twice, and after a failure."""
+        self._stopping = True
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            if self.failure is None:
+                try:
+                    stream.stop()
+                    stream.close()
+                except Exception:  # the device went away while stopping: nothing left to stop
+                    pass
+            else:
+                # PortAudio's JACK backend asserts (and aborts the process) when a stream
+                # whose server has died is closed; such a stream is left alone.
+                _ABANDONED.append(stream)
+        self.engine.stop()
+        gc.unfreeze()
+
+    @property
+    def device_lost(self) -> bool:
+        """True once the stream died under us: PortAudio must not be shut down normally
+        then (see ``stop``); a command-line process should leave with ``os._exit``."""
+        return self.failure is not None
+
+    @property
+    def stream_latency_s(self) -> tuple[float, float]:
+        """PortAudio's (input, output) latency of the open stream, in seconds."""
+        if self._stream is None:
+            return self._last_latency
+        latency = self._stream.latency
+        self._last_latency = (float(latency[0]), float(latency[1]))
+        return self._last_latency
+
+    def report(self) -> dict:
+        """Plain numbers for ``--stats`` and the window's readouts."""
+        engine = self.engine
+        stats = engine.stats
+        median_us, p99_us = stats.style_time_us()
+        in_s, out_s = self.stream_latency_s
+        device_samples = round((in_s + out_s) * self.sample_rate)
+        latency = engine.latency
+        algorithmic = latency.total_frames if latency else 0
+        total = device_samples + algorithmic
+        current = engine.current
+        return {
+            "style": current.name if current else None,
+            "provider": current.runner.provider if current else None,
+            "mode": self.settings.mode,
+            "sample_rate": self.sample_rate,
+            "block_frames": self.settings.block_frames,
+            "engine_block_frames": self.block_frames,
+            "input_device": self.devices.input_name,
+            "output_device": self.devices.output_name,
+            "callbacks": stats.callbacks,
+            "xruns": stats.xruns,
+            "late_blocks": stats.late_blocks,
+            "non_finite_resets": engine.non_finite_resets(),
+            "callback_errors": stats.callback_errors,
+            "style_time_median_us": round(median_us, 2),
+            "style_time_p99_us": round(p99_us, 2),
+            "input_latency_s": in_s,
+            "output_latency_s": out_s,
+            "device_latency_samples": device_samples,
+            "algorithmic_latency_samples": algorithmic,
+            "total_latency_samples": total,
+            "total_latency_ms": round(1000.0 * total / self.sample_rate, 3),
+            "failure": self.failure,
+        }
