@@ -245,7 +245,7 @@ class Engine:
         if current is None:
             self._dry_line.read_into(out, 0)
         elif not self._mix_strip(current, out, wet_amount):
-            stats.late_blocks += 1
+            stats.note_late_block()
         if incoming is not None:
             self._crossfade(incoming, out, wet_amount, frames)
         out *= self._output_gain.ramp(frames)

@@ -96,7 +96,7 @@ class LiveHost:
     def _callback(self, indata, outdata, frames, time_info, status) -> None:
         if status:
             if status.input_overflow or status.input_underflow or status.output_underflow or status.output_overflow:
-                self.engine.stats.xruns += 1
+                self.engine.stats.note_xrun()
         self.engine.process(indata, outdata)
         self._last_callback = time.monotonic()
 
@@ -213,4 +213,5 @@ class LiveHost:
             "total_latency_samples": total,
             "total_latency_ms": round(1000.0 * total / self.sample_rate, 3),
             "failure": self.failure,
+            **stats.event_callbacks(),
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 TIMING_SLOTS = 2048
+EVENT_SLOTS = 64  # the first xruns / late blocks are remembered by callback number
 
 
 class EngineStats:
@@ -22,6 +23,25 @@ class EngineStats:
         self.xruns = 0  # set by the device stream from PortAudio's status flags
         self._style_seconds = np.zeros(TIMING_SLOTS, np.float64)
         self._timings = 0
+        self._xrun_at = np.zeros(EVENT_SLOTS, np.int64)
+        self._late_at = np.zeros(EVENT_SLOTS, np.int64)
+
+    def note_xrun(self) -> None:
+        if self.xruns < EVENT_SLOTS:
+            self._xrun_at[self.xruns] = self.callbacks
+        self.xruns += 1
+
+    def note_late_block(self) -> None:
+        if self.late_blocks < EVENT_SLOTS:
+            self._late_at[self.late_blocks] = self.callbacks
+        self.late_blocks += 1
+
+    def event_callbacks(self) -> dict[str, list[int]]:
+        """Callback numbers of the first xruns and late blocks (to see when they happened)."""
+        return {
+            "xrun_callbacks": self._xrun_at[: min(self.xruns, EVENT_SLOTS)].tolist(),
+            "late_block_callbacks": self._late_at[: min(self.late_blocks, EVENT_SLOTS)].tolist(),
+        }
 
     def record_style_time(self, seconds: float) -> None:
         """One writer only: the thread that runs the style."""

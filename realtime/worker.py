@@ -7,10 +7,24 @@ until everything written so far has gone through, so files render the same in bo
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 WAKE_TIMEOUT_S = 0.05
+#: real-time priority for the worker where the system allows it (below JACK's usual 70+)
+REALTIME_PRIORITY = 60
+
+
+def try_realtime_priority(priority: int = REALTIME_PRIORITY) -> bool:
+    """Ask for SCHED_FIFO for the calling thread (Linux); False where not permitted."""
+    if not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (PermissionError, OSError):
+        return False
+    return True
 
 
 class StyleWorker:
@@ -21,6 +35,7 @@ class StyleWorker:
         self._thread: threading.Thread | None = None
         self.passes = 0  # completed pump passes (written by the worker only)
         self.errors = 0
+        self.realtime = False  # whether the worker got real-time scheduling
 
     def start(self) -> None:
         if self._thread is not None:
@@ -54,6 +69,7 @@ class StyleWorker:
 
     def _loop(self) -> None:
         stats = self._engine.stats
+        self.realtime = try_realtime_priority()
         while not self._stop.is_set():
             self._wake.wait(WAKE_TIMEOUT_S)
             self._wake.clear()

@@ -126,3 +126,31 @@ def make_nan_after(path: Path, good_frames: int) -> Path:
     inputs = [audio_info("audio_in", 1), helper.make_tensor_value_info("state_in_0", TensorProto.FLOAT, [1, 1])]
     outputs = [audio_info("audio_out", 1), helper.make_tensor_value_info("state_out_0", TensorProto.FLOAT, [1, 1])]
     return save_model(path, nodes, inputs, outputs, manifest(path.stem), init)
+
+
+def make_gru(path: Path, hidden: int = 32, seed: int = 0) -> Path:
+    """A recurrent style with random weights (the cost of a small amp model, not its sound):
+    audio -> ONNX GRU (hidden units, explicit state) -> linear -> tanh -> audio."""
+    rng = np.random.default_rng(seed)
+    weights = {
+        "W": rng.normal(0, 0.5, (1, 3 * hidden, 1)),
+        "R": rng.normal(0, 0.5 / np.sqrt(hidden), (1, 3 * hidden, hidden)),
+        "B": np.zeros((1, 6 * hidden)),
+        "head": rng.normal(0, 1 / np.sqrt(hidden), (hidden, 1)),
+    }
+    init = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()]
+    nodes = [
+        helper.make_node("Transpose", ["audio_in"], ["x_t"], perm=[1, 0]),  # [frames, 1]
+        helper.make_node("Unsqueeze", ["x_t", "one_axis"], ["x"]),  # [frames, 1, 1]
+        helper.make_node("GRU", ["x", "W", "R", "B", "", "state_in_0"], ["y", "state_out_0"], hidden_size=hidden),
+        helper.make_node("Squeeze", ["y", "squeeze_axes"], ["y2"]),  # [frames, hidden]
+        helper.make_node("MatMul", ["y2", "head"], ["z"]),  # [frames, 1]
+        helper.make_node("Transpose", ["z"], ["z_t"], perm=[1, 0]),
+        helper.make_node("Tanh", ["z_t"], ["audio_out"]),
+    ]
+    init.append(numpy_helper.from_array(np.array([1], np.int64), "one_axis"))
+    init.append(numpy_helper.from_array(np.array([1, 2], np.int64), "squeeze_axes"))
+    inputs = [audio_info("audio_in", 1), helper.make_tensor_value_info("state_in_0", TensorProto.FLOAT, [1, 1, hidden])]
+    outputs = [audio_info("audio_out", 1), helper.make_tensor_value_info("state_out_0", TensorProto.FLOAT, [1, 1, hidden])]
+    body = manifest(path.stem, category="test", description=f"random GRU, {hidden} units (cost proxy)")
+    return save_model(path, nodes, inputs, outputs, body, init)

@@ -1,0 +1,163 @@
+"""A real audio server for the live tests: a named JACK server on the dummy backend, a
+second JACK client that plays into StyleRack's input ports and records its output ports,
+and a `stylerack run` process between them."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+RATE = 48000
+PERIOD = 128
+
+
+def jack_missing_reason() -> str | None:
+    for tool in ("jackd", "jack_wait"):
+        if shutil.which(tool) is None:
+            return f"'{tool}' is not installed (Debian: apt-get install jackd2; scripts/setup.sh --dev does it)"
+    try:
+        import jack  # noqa: F401
+    except (ImportError, OSError) as exc:
+        return f"JACK-Client cannot load ({exc})"
+    return None
+
+
+class JackServer:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+        self.process = subprocess.Popen(
+            ["jackd", "-n", name, "-R", "-P", "70", "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=self.env,
+        )
+        waited = subprocess.run(["jack_wait", "-w", "-t", "10"], env=self.env, capture_output=True, text=True)
+        if waited.returncode != 0 or self.process.poll() is not None:
+            self.stop()
+            raise RuntimeError(f"JACK server '{name}' did not start: {waited.stdout} {waited.stderr}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class JackTester:
+    """A JACK client that plays a signal into the host's inputs and records its first output,
+    sample-aligned: ``recorded[i]`` arrived in the same cycle position as ``signal[i]`` left."""
+
+    def __init__(self, server: JackServer) -> None:
+        import jack
+
+        self.client = jack.Client("srtester", servername=server.name, no_start_server=True)
+        self.play = self.client.outports.register("play")
+        self.rec = self.client.inports.register("rec")
+        self._signal = np.zeros(0, np.float32)
+        self._recorded = np.zeros(0, np.float32)
+        self._position = 0
+        self._running = False
+        self._done = threading.Event()
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames: int) -> None:
+        out = self.play.get_array()
+        if not self._running:
+            out.fill(0.0)
+            return
+        start = self._position
+        count = min(frames, len(self._signal) - start)
+        out[:count] = self._signal[start : start + count]
+        out[count:] = 0.0
+        self._recorded[start : start + count] = self.rec.get_array()[:count]
+        self._position += frames
+        if self._position >= len(self._signal):
+            self._running = False
+            self._done.set()
+
+    def connect_host(self, timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ins = [p for p in self.client.get_ports(is_audio=True, is_input=True) if p.name.startswith("PortAudio")]
+            outs = [p for p in self.client.get_ports(is_audio=True, is_output=True) if p.name.startswith("PortAudio")]
+            if ins and outs:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("StyleRack's JACK ports did not appear")
+            time.sleep(0.05)
+        for port in ins:  # every input channel gets the signal (a mono style hears their average)
+            self.client.connect(self.play, port)
+        self.client.connect(outs[0], self.rec)
+
+    def play_and_record(self, signal: np.ndarray, timeout_s: float | None = None) -> np.ndarray:
+        self._signal = np.ascontiguousarray(signal, np.float32)
+        self._recorded = np.zeros_like(self._signal)
+        self._position = 0
+        self._done.clear()
+        self._running = True
+        if not self._done.wait(timeout_s or len(signal) / RATE + 10):
+            raise RuntimeError("the recording did not finish")
+        return self._recorded.copy()
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+class HostProcess:
+    """`stylerack run` in a subprocess, with stdin for commands and --stats for the numbers."""
+
+    def __init__(self, server: JackServer, stats_path: Path, *args: str) -> None:
+        self.stats_path = stats_path
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "realtime.cli", "run", "--allow-feedback", "--stats", str(stats_path), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=server.env,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        self.wait_for("running ", timeout_s=60)
+
+    def _pump(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, prefix: str, timeout_s: float = 20) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"stylerack run exited: {self.process.stderr.read()}")
+                continue
+            if line.startswith(prefix):
+                return line
+        raise RuntimeError(f"no line starting with '{prefix}' from stylerack run")
+
+    def command(self, line: str) -> None:
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def finish(self, timeout_s: float = 30) -> dict:
+        if self.process.poll() is None:
+            self.command("quit")
+        self.process.wait(timeout=timeout_s)
+        return json.loads(self.stats_path.read_text())

@@ -1,0 +1,145 @@
+"""`stylerack run` on a real audio server: a JACK dummy server at 48 kHz / 128 frames, and a
+second JACK client that plays into StyleRack's inputs and records its outputs."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from realtime.engine import Engine, EngineConfig
+from tests.conftest import noise, stream
+from tests.jack_harness import RATE, HostProcess, JackServer, JackTester, jack_missing_reason
+
+reason = jack_missing_reason()
+pytestmark = pytest.mark.skipif(reason is not None, reason=reason or "")
+
+
+@pytest.fixture(scope="module")
+def server():
+    jack_server = JackServer(f"stylerack-test-{os.getpid()}")
+    yield jack_server
+    jack_server.stop()
+
+
+@pytest.fixture()
+def tester(server):
+    client = JackTester(server)
+    yield client
+    client.close()
+
+
+@pytest.mark.parametrize("mode", ["direct", "buffered"])
+@pytest.mark.parametrize("block", ["0", "128"])
+def test_round_trip_equals_reported_latency(server, tester, styles_dir, tmp_path, mode, block):
+    host = HostProcess(server, tmp_path / "stats.json", "--style", str(styles_dir / "delay37.onnx"), "--mode", mode, "--block", block)
+    tester.connect_host()
+    signal = np.zeros(RATE, np.float32)
+    signal[12000] = 0.5
+    recorded = tester.play_and_record(signal)
+    stats = host.finish()
+    measured = int(np.argmax(np.abs(recorded))) - 12000
+    assert abs(recorded.max() - 0.5) < 1e-6
+    assert measured == stats["total_latency_samples"], stats
+    assert stats["total_latency_samples"] == stats["device_latency_samples"] + stats["algorithmic_latency_samples"]
+    if mode == "direct":
+        assert stats["algorithmic_latency_samples"] == 37  # the style's own delay, nothing added
+    else:
+        assert stats["algorithmic_latency_samples"] == 37 + stats["engine_block_frames"]  # one block of margin
+    assert stats["engine_block_frames"] == 128  # --block 0 found the server's period
+
+
+def test_live_output_equals_offline_render_and_no_xruns_in_30_s(server, tester, styles_dir, tmp_path):
+    started = time.monotonic()
+    style = styles_dir / "delay37.onnx"
+    host = HostProcess(server, tmp_path / "stats.json", "--style", str(style), "--mode", "buffered", "--block", "128")
+    tester.connect_host()
+    source = noise(10 * RATE, seed=11, level=0.4)[:, 0]
+    recorded = tester.play_and_record(np.concatenate([source, np.zeros(RATE, np.float32)]))
+    time.sleep(max(0.0, 31 - (time.monotonic() - started)))
+    stats = host.finish()
+    assert stats["callbacks"] >= 30 * RATE // 128
+    assert stats["xruns"] == 0 and stats["late_blocks"] == 0, stats
+
+    engine = Engine(EngineConfig(sample_rate=RATE, block_frames=128))
+    engine.load(style)
+    engine.jump_to_targets()
+    offline = stream(engine, np.concatenate([source, np.zeros(1000, np.float32)])[:, None], 128)[:, 0]
+    offline = offline[engine.latency.total_frames :][: len(source)]  # aligned with the input
+    delay = stats["total_latency_samples"]
+    live = recorded[delay : delay + len(source)]
+    assert np.abs(live - offline).max() < 1e-4
+
+
+def test_switching_mixing_and_bypass_while_running_do_not_click(server, tester, styles_dir, tmp_path):
+    host = HostProcess(
+        server, tmp_path / "stats.json", "--style", str(styles_dir / "gain.onnx"), "--param", "gain=-6",
+        "--mode", "buffered", "--block", "128", "--styles-dir", str(styles_dir),
+    )
+    tester.connect_host()
+    seconds = 6.0
+    t = np.arange(int(seconds * RATE)) / RATE
+    amplitude, frequency = 0.4, 220.0
+    sine = (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+    script = [
+        (1.0, "style delay37"), (1.5, "style no-such-style"), (2.0, "mix 0.3"), (2.2, "mix loud"), (2.5, "mix 1"),
+        (3.0, "bypass on"), (4.0, "bypass off"), (4.5, "style gain"),
+    ]
+
+    def send() -> None:
+        begun = time.monotonic()
+        for at, line in script:
+            time.sleep(max(0.0, at - (time.monotonic() - begun)))
+            host.command(line)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    recorded = tester.play_and_record(sine)
+    sender.join()
+    replies = [host.wait_for(prefix) for prefix in ("style 'delay37'", "mix 0.30", "mix 1.00", "bypass on", "bypass off", "style 'gain'")]
+    stats = host.finish()
+    errors = host.process.stderr.read()
+    assert "no style named 'no-such-style'" in errors and "mix needs a number, got 'loud'" in errors
+    assert len(replies) == 6 and stats["late_blocks"] == 0
+    steady = recorded[RATE // 2 : int((seconds - 0.2) * RATE)]
+    own_step = amplitude * 2 * np.pi * frequency / RATE
+    assert np.abs(steady).max() > 0.3  # the delay style and bypass play at full level
+    assert np.abs(np.diff(steady)).max() <= own_step * 1.05
+
+
+def test_a_server_that_dies_is_reported_and_the_host_exits_cleanly(styles_dir, tmp_path):
+    doomed = JackServer(f"stylerack-unplug-{os.getpid()}")
+    try:
+        host = HostProcess(doomed, tmp_path / "stats.json", "--style", str(styles_dir / "delay5.onnx"))
+        time.sleep(1.0)
+    finally:
+        doomed.stop()
+    host.process.wait(timeout=30)
+    error = host.process.stderr.read()
+    assert host.process.returncode == 1, error  # not an abort (134) or a hang
+    assert "device gone or audio server stopped" in error
+    stats = host.finish()
+    assert stats["failure"] and stats["callbacks"] > 100
+
+
+def test_device_mistakes_are_one_line_exit_2(server, styles_dir, tmp_path):
+    import subprocess
+    import sys
+
+    style = str(styles_dir / "delay5.onnx")
+    cases = [
+        (["--samplerate", "44100"], "cannot run at 44100 Hz", "it supports: 48000"),
+        (["--input", "no-such-mic"], "no input device matches 'no-such-mic'", "'system'"),
+        (["--output", "99"], "output device #99 does not exist", ""),
+    ]
+    for extra, fragment, more in cases:
+        result = subprocess.run(
+            [sys.executable, "-m", "realtime.cli", "run", "--style", style, "--seconds", "1", *extra],
+            capture_output=True, text=True, env=server.env, timeout=60,
+        )
+        assert result.returncode == 2, result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.startswith("stylerack")]
+        assert len(lines) == 1 and fragment in lines[0] and more in lines[0], result.stderr
