@@ -121,6 +121,18 @@ def cmd_styles(args: argparse.Namespace) -> int:
         ]
         print(json.dumps({"styles": rows, "refused": [{"path": str(r.path), "reason": r.reason} for r in refused]}, indent=2))
         return EXIT_OK
+    if args.markdown:
+        print("| style | category | knobs | latency | ESR (held-out material) | architecture | description |")
+        print("|---|---|---|---|---|---|---|")
+        for s in styles:
+            m = s.manifest
+            knobs = ", ".join(f"{p.name} {p.min:g}..{p.max:g}{(' ' + p.unit) if p.unit else ''}" for p in m.params) or "-"
+            esr = m.provenance.get("esr")
+            print(
+                f"| {m.name} | {m.category} | {knobs} | {m.latency_samples} samples | "
+                f"{esr if esr is not None else '-'} | {m.provenance.get('architecture', '-')} | {m.description} |"
+            )
+        return EXIT_OK
     header = ("name", "category", "rate", "latency", "params", "provenance")
     table = [header]
     for s in styles:
@@ -245,6 +257,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from realtime.bench import run_bench, table
+    from realtime.catalog import discover, resolve
+
+    if args.style:
+        styles = [resolve(s, args.styles_dir) for s in args.style]
+    else:
+        styles, _ = discover(args.styles_dir)
+    if not styles:
+        raise ConfigError("no styles to measure (give --style or --styles-dir)")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise ConfigError(f"{args.json}: folder does not exist")
+
+    def progress(done: int, total: int, what: str) -> None:
+        sys.stderr.write(f"bench [{done}/{total}] {what}\n")
+        sys.stderr.flush()
+
+    results = run_bench(styles, args.blocks, progress)
+    print(table(results, markdown=args.markdown))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="stylerack", description="Real-time neural audio styles.")
     parser.add_argument("--version", action="version", version=f"stylerack {__version__}")
@@ -264,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     styles = sub.add_parser("styles", help="list installed styles")
     styles.add_argument("--json", action="store_true")
+    styles.add_argument("--markdown", action="store_true", help="a table for the README")
     add_styles_dir(styles)
     styles.set_defaults(func=cmd_styles)
 
@@ -287,6 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-feedback", action="store_true", help="do not start muted on built-in mic + speakers")
     add_styles_dir(run)
     run.set_defaults(func=cmd_run)
+
+    bench = sub.add_parser("bench", help="speed, latency and memory of every style, against the alternatives")
+    bench.add_argument("--style", action="append", default=[], help="only these styles (repeatable)")
+    bench.add_argument("--blocks", type=_block, nargs="+", default=[32, 64, 128, 256, 512], metavar="N")
+    bench.add_argument("--json", metavar="FILE", help="also write every number as JSON (replaced if it exists)")
+    bench.add_argument("--markdown", action="store_true", help="tables in Markdown (for the README)")
+    add_styles_dir(bench)
+    bench.set_defaults(func=cmd_bench)
 
     devices = sub.add_parser("devices", help="list audio devices")
     devices.set_defaults(func=cmd_devices)

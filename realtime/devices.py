@@ -149,3 +149,26 @@ def looks_like_feedback(input_name: str, output_name: str) -> bool:
     builtin_mic = any(word in mic for word in FEEDBACK_BUILTIN) or "microphone" in mic
     builtin_out = any(word in out for word in FEEDBACK_BUILTIN) or "speaker" in out
     return builtin_mic and builtin_out
+
+
+def list_devices() -> list[dict]:
+    """Every device as a plain dict: index, name, host_api, inputs, outputs, default_rate."""
+    sd = import_sounddevice()
+    try:
+        devices, apis = sd.query_devices(), sd.query_hostapis()
+    except sd.PortAudioError as exc:
+        raise DeviceError(f"cannot list audio devices: {exc}") from None
+    return [
+        {
+            "index": i, "name": d["name"], "host_api": apis[d["hostapi"]]["name"], "inputs": d["max_input_channels"],
+            "outputs": d["max_output_channels"], "default_rate": d["default_samplerate"],
+        }
+        for i, d in enumerate(devices)
+    ]
+
+
+def refresh_devices() -> None:
+    """Rescan devices (PortAudio scans only at start). Only while no stream is open."""
+    sd = import_sounddevice()
+    sd._terminate()
+    sd._initialize()

@@ -19,7 +19,7 @@ import numpy as np
 from realtime.dsp import SafetyLimiter, SmoothedValue, map_channels, sanitize
 from realtime.errors import ConfigError
 from realtime.ring import DelayLine
-from realtime.stats import EngineStats
+from realtime.stats import EngineStats, block_levels
 from realtime.strip import MAX_STYLE_CHANNELS, Latency, Strip, prepare_strip
 from realtime.worker import StyleWorker
 
@@ -94,6 +94,8 @@ class Engine:
         self._fade_done_frames = 0
         self._fade_frames = max(1, int(config.crossfade_seconds * rate))
         self.worker = StyleWorker(self) if config.mode == "buffered" else None
+        #: set to an AudioFifo([out_channels, n]) to receive a copy of the output (recording)
+        self.tap = None
 
     # ---- control side (any thread but the audio thread) -------------------------------
 
@@ -217,6 +219,7 @@ class Engine:
         x[...] = indata.T
         stats.non_finite_inputs += sanitize(x, self._mask[: x.shape[0], :frames])
         x *= self._input_gain.ramp(frames)
+        stats.input_peak, stats.input_rms = block_levels(x)
         dry_in = self._dry[:, :frames]
         map_channels(x, dry_in)
         self._dry_line.write(dry_in)
@@ -250,6 +253,13 @@ class Engine:
             self._crossfade(incoming, out, wet_amount, frames)
         out *= self._output_gain.ramp(frames)
         stats.non_finite_outputs += self._limiter.process(out)
+        stats.output_peak, stats.output_rms = block_levels(out)
+        tap = self.tap
+        if tap is not None:
+            if tap.free() >= frames:
+                tap.write(out)
+            else:
+                stats.tap_dropped_frames += frames
         outdata[...] = out.T
 
     def _mix_strip(self, strip: Strip, out: np.ndarray, wet_amount) -> bool:

@@ -14,6 +14,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
+from realtime.demo import DemoLoop
 from realtime.devices import DeviceChoice, check_rate, import_sounddevice, resolve_devices
 from realtime.engine import Engine, EngineConfig
 from realtime.errors import DeviceError
@@ -62,6 +65,8 @@ class LiveHost:
         self._last_callback = 0.0
         self.failure: str | None = None
         self._last_latency = (0.0, 0.0)
+        self.demo: DemoLoop | None = None
+        self._demo_block = np.zeros((self.engine.config.max_block_frames, self.devices.in_channels), np.float32)
 
     def _probe_device_block(self) -> int:
         """With ``--block 0`` the device picks the block: open a silent stream briefly and
@@ -97,6 +102,10 @@ class LiveHost:
         if status:
             if status.input_overflow or status.input_underflow or status.output_underflow or status.output_overflow:
                 self.engine.stats.note_xrun()
+        demo = self.demo
+        if demo is not None:
+            indata = self._demo_block[:frames]
+            demo.read_into(indata)
         self.engine.process(indata, outdata)
         self._last_callback = time.monotonic()
 
@@ -104,6 +113,10 @@ class LiveHost:
         self._finished.set()
 
     # ---- control ---------------------------------------------------------------------
+
+    def set_demo_input(self, enabled: bool) -> None:
+        """Play the built-in demo clip in a loop instead of the live input (or go back)."""
+        self.demo = DemoLoop(self.sample_rate, self.devices.in_channels) if enabled else None
 
     def start(self) -> None:
         """Open and start the stream (the style must be set on ``engine`` first)."""

@@ -102,6 +102,7 @@ def render_file(
                 temp_name, "w", source.samplerate, source.channels, _output_subtype(source, out_format), format=out_format
             ) as sink:
                 _stream(engine, source, sink, total, latency, block_frames, progress)
+            os.chmod(temp_name, 0o644)  # mkstemp makes it private; OUT is an ordinary file
             os.replace(temp_name, out_path)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)

@@ -12,6 +12,17 @@ TIMING_SLOTS = 2048
 EVENT_SLOTS = 64  # the first xruns / late blocks are remembered by callback number
 
 
+def block_levels(block: np.ndarray) -> tuple[float, float]:
+    """(peak, RMS) of ``block: [channels, n]`` over all channels, without temporaries."""
+    if block.shape[1] == 0:
+        return 0.0, 0.0
+    peak = max(float(block.max()), -float(block.min()))
+    energy = 0.0
+    for channel in block:
+        energy += float(np.dot(channel, channel))
+    return peak, (energy / block.size) ** 0.5
+
+
 class EngineStats:
     def __init__(self) -> None:
         self.callbacks = 0
@@ -21,6 +32,9 @@ class EngineStats:
         self.non_finite_outputs = 0
         self.retired_non_finite_resets = 0
         self.xruns = 0  # set by the device stream from PortAudio's status flags
+        # levels of the last block (linear, 0..): read by meters
+        self.input_peak = self.input_rms = self.output_peak = self.output_rms = 0.0
+        self.tap_dropped_frames = 0
         self._style_seconds = np.zeros(TIMING_SLOTS, np.float64)
         self._timings = 0
         self._xrun_at = np.zeros(EVENT_SLOTS, np.int64)

@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Set StyleRack up in ./.venv. Usage: scripts/setup.sh [--dev]
-#   --dev  also the test tools, the JACK audio server used by the live tests, and the
-#          training extra (torch 2.13.0, CPU build).
+# Set StyleRack up in ./.venv. Usage: scripts/setup.sh [--dev] [--material]
+#   --dev       also the test tools, the JACK audio server used by the live tests, and the
+#               training extra (torch 2.13.0, CPU build).
+#   --material  also fluidsynth, a General MIDI soundfont and espeak-ng, which
+#               `stylerack train recipe` uses to make its training audio.
 # System packages (PortAudio, libsndfile, and JACK with --dev) are installed when run as
 # root on Debian/Ubuntu; otherwise the script names what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dev=0
-[ "${1:-}" = "--dev" ] && dev=1
+material=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) dev=1 ;;
+    --material) material=1; dev=1 ;;
+    *) echo "setup: unknown option '$arg' (use --dev, --material)" >&2; exit 2 ;;
+  esac
+done
 
 need=(libportaudio2 libsndfile1)
 [ "$dev" = 1 ] && need+=(jackd2)
+[ "$material" = 1 ] && need+=(fluidsynth fluid-soundfont-gm espeak-ng)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -143,3 +143,22 @@ def test_device_mistakes_are_one_line_exit_2(server, styles_dir, tmp_path):
         assert result.returncode == 2, result.stderr
         lines = [line for line in result.stderr.splitlines() if line.startswith("stylerack")]
         assert len(lines) == 1 and fragment in lines[0] and more in lines[0], result.stderr
+
+
+def test_the_window_plays_the_demo_clip_to_the_output_ports(server, tester, styles_dir):
+    import subprocess
+    import sys
+
+    env = dict(server.env, QT_QPA_PLATFORM="offscreen")
+    window = subprocess.Popen(
+        [sys.executable, "-m", "realtime.cli", "gui", "--start", "--seconds", "6", "--styles-dir", str(styles_dir)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        tester.connect_host(timeout_s=30)
+        recorded = tester.play_and_record(np.zeros(2 * RATE, np.float32))
+    finally:
+        out, err = window.communicate(timeout=30)
+    assert window.returncode == 0, err
+    assert np.abs(recorded).max() > 0.01  # the demo clip, through the style, reached the output ports
+    assert np.isfinite(recorded).all() and np.abs(recorded).max() <= 1.0

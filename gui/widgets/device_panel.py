@@ -1,0 +1,85 @@
+"""Audio setup: input and output device, sample rate, block size, mode, demo input,
+start/stop and refresh; failures in plain words."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+RATES = ("device default", "44100", "48000", "88200", "96000")
+BLOCKS = ("0 (device chooses)", "32", "64", "128", "256", "512", "1024")
+
+
+class DevicePanel(QWidget):
+    start_requested = pyqtSignal()
+    stop_requested = pyqtSignal()
+    refresh_requested = pyqtSignal()
+    demo_toggled = pyqtSignal(bool)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.input = QComboBox()
+        self.output = QComboBox()
+        self.rate = QComboBox()
+        self.rate.addItems(RATES)
+        self.block = QComboBox()
+        self.block.addItems(BLOCKS)
+        self.block.setCurrentText("128")
+        self.mode = QComboBox()
+        self.mode.addItems(["buffered", "direct"])
+        self.demo = QCheckBox("Play the demo clip instead of the input")
+        self.demo.setChecked(True)
+        self.start = QPushButton("Start")
+        self.start.setMinimumHeight(34)
+        self.refresh = QPushButton("Refresh devices")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setObjectName("deviceMessage")
+        form = QFormLayout()
+        form.addRow("Input", self.input)
+        form.addRow("Output", self.output)
+        form.addRow("Sample rate", self.rate)
+        form.addRow("Block", self.block)
+        form.addRow("Mode", self.mode)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start, 2)
+        buttons.addWidget(self.refresh, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.demo)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+        self.running = False
+        self.start.clicked.connect(lambda: (self.stop_requested if self.running else self.start_requested).emit())
+        self.refresh.clicked.connect(self.refresh_requested.emit)
+        self.demo.toggled.connect(self.demo_toggled.emit)
+
+    def set_devices(self, devices: list[dict]) -> None:
+        for combo, key in ((self.input, "inputs"), (self.output, "outputs")):
+            keep = combo.currentData()
+            combo.clear()
+            combo.addItem("default", None)
+            for d in devices:
+                if d[key] > 0:
+                    combo.addItem(f"{d['name']} ({d['host_api']})", d["index"])
+            if keep is not None and combo.findData(keep) >= 0:
+                combo.setCurrentIndex(combo.findData(keep))
+
+    def settings(self) -> dict:
+        rate = self.rate.currentText()
+        return {
+            "input": self.input.currentData(),
+            "output": self.output.currentData(),
+            "sample_rate": None if not rate.isdigit() else int(rate),
+            "block_frames": int(self.block.currentText().split()[0]),
+            "mode": self.mode.currentText(),
+        }
+
+    def show_running(self, running: bool) -> None:
+        self.running = running
+        self.start.setText("Stop" if running else "Start")
+        for widget in (self.input, self.output, self.rate, self.block, self.mode, self.refresh):
+            widget.setEnabled(not running)
+
+    def show_message(self, text: str) -> None:
+        self.message.setText(text)

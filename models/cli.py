@@ -1,0 +1,93 @@
+"""``stylerack train``: capture a style from a recording pair, or re-create a shipped one.
+
+Registered through the ``stylerack.commands`` entry point; torch is imported only when a
+training command runs, so ``stylerack`` works without the ``train`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from realtime.errors import ConfigError
+
+TRAIN_EXTRA = "training needs PyTorch: pip install 'stylerack[train]' (or scripts/setup.sh --dev)"
+
+
+def _require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ConfigError(TRAIN_EXTRA) from None
+
+
+def _progress_bar(label: str):
+    show = sys.stderr.isatty()
+    last = [-1]
+
+    def progress(step: int, steps: int, loss: float, best: float) -> None:
+        percent = 100 * step // steps
+        if not show and percent == last[0]:
+            return
+        if not show and percent % 10:
+            return
+        last[0] = percent
+        filled = 30 * step // steps
+        line = f"{label} [{'#' * filled}{'.' * (30 - filled)}] {step}/{steps} loss {loss:.4f} best val ESR {best:.4f}"
+        sys.stderr.write(("\r" if show else "") + line + ("" if show and step < steps else "\n"))
+        sys.stderr.flush()
+
+    return progress
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    _require_torch()
+    from models.capture import run_capture
+
+    out_dir = Path(args.out)
+    report = run_capture(
+        Path(args.dry), Path(args.wet), args.name, args.arch, args.steps, out_dir, args.overwrite,
+        _progress_bar(f"capturing '{args.name}'"),
+    )
+    print(
+        f"wrote {report['style']} (held-out ESR {report['validation_esr']:.4f}, delay found "
+        f"{report['delay_samples']} samples, {report['size_bytes']} bytes, {report['real_time_factor']:.4f} of real time "
+        f"per 128 frames); checkpoint and report in {out_dir}"
+    )
+    return 0
+
+
+def cmd_recipe(args: argparse.Namespace) -> int:
+    _require_torch()
+    from models.recipes import RECIPES, make_style
+
+    names = list(RECIPES) if args.name == "all" else [args.name]
+    for name in names:
+        if name not in RECIPES:
+            raise ConfigError(f"no recipe '{name}' (recipes: {', '.join(RECIPES)}, all)")
+    for name in names:
+        report = make_style(name, args.steps, _progress_bar(f"training '{name}'"))
+        print(json.dumps(report))
+    return 0
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser("train", help="make styles: capture a recording pair, or re-create a shipped style")
+    sub = train.add_subparsers(dest="train_command", metavar="WHAT", required=True, parser_class=type(train))
+
+    capture = sub.add_parser("capture", help="a style from a dry/wet recording pair")
+    capture.add_argument("--dry", required=True, help="the dry recording (what went into the effect)")
+    capture.add_argument("--wet", required=True, help="the wet recording (what came out), same length and rate")
+    capture.add_argument("--name", required=True)
+    capture.add_argument("--arch", default="conv-8", help="conv-8, conv-12, gru-8, gru-16, gru-24 (default conv-8)")
+    capture.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
+    capture.add_argument("--out", default=".", help="folder for NAME.onnx, NAME.pt and the report (default .)")
+    capture.add_argument("--overwrite", action="store_true")
+    capture.set_defaults(func=cmd_capture)
+
+    recipe = sub.add_parser("recipe", help="re-create a shipped style from scratch (or 'all')")
+    recipe.add_argument("name")
+    recipe.add_argument("--steps", type=int, help="override the recipe's training steps")
+    recipe.set_defaults(func=cmd_recipe)

@@ -1,0 +1,198 @@
+"""``stylerack bench``: speed, latency and memory of every style, against the alternatives.
+
+Per style, at 48 kHz and device blocks of 32..512 frames, on one core (one ONNX Runtime
+thread): the engine's callback in direct mode, the callback and the worker in buffered
+mode, the bare ONNX Runtime call on the same block, and, where the ``train`` extra is
+installed, the same model in PyTorch eager and TorchScript. Also the host's overhead (an
+identity style through the whole engine vs the bare call), resident memory with every
+style loaded, each style's latency, and cost against model size for the architectures in
+``models/``. Comparisons come from plug-ins in the ``stylerack.bench_references`` entry
+point group, so this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from realtime.engine import Engine, EngineConfig
+from realtime.runner import StyleRunner
+from realtime.style import Style, load_style
+
+RATE = 48000
+BLOCKS = (32, 64, 128, 256, 512)
+CALLS = 400
+WARMUP = 40
+
+
+def _median_p99_us(seconds: np.ndarray) -> tuple[float, float]:
+    return float(np.median(seconds) * 1e6), float(np.percentile(seconds, 99) * 1e6)
+
+
+def time_calls(call: Callable[[], object], calls: int = CALLS) -> tuple[float, float]:
+    for _ in range(WARMUP):
+        call()
+    times = np.empty(calls)
+    for index in range(calls):
+        started = time.perf_counter()
+        call()
+        times[index] = time.perf_counter() - started
+    return _median_p99_us(times)
+
+
+def bare_runner_us(style: Style, block: int) -> tuple[float, float]:
+    runner = StyleRunner(style, max_frames=max(block, 4096))
+    frames = block + (-block % style.manifest.block_multiple)
+    runner.input_view(frames)[...] = np.random.default_rng(0).uniform(-0.3, 0.3, (runner.channels, frames))
+    return time_calls(lambda: runner.run(frames))
+
+
+def engine_us(style: Style, block: int, mode: str) -> dict:
+    engine = Engine(EngineConfig(sample_rate=RATE, block_frames=block, mode=mode, margin_blocks=1))
+    engine.load(style)
+    engine.start()
+    signal = np.random.default_rng(1).uniform(-0.3, 0.3, (block, 1)).astype(np.float32)
+    out = np.zeros_like(signal)
+    times = np.empty(CALLS)
+    for index in range(WARMUP + CALLS):
+        started = time.perf_counter()
+        engine.process(signal, out)
+        elapsed = time.perf_counter() - started
+        if engine.worker is not None:
+            engine.worker.drain()
+        if index >= WARMUP:
+            times[index - WARMUP] = elapsed
+    worker_median, worker_p99 = engine.stats.style_time_us() if engine.worker else (0.0, 0.0)
+    engine.stop()
+    median, p99 = _median_p99_us(times)
+    block_us = 1e6 * block / RATE
+    return {
+        "callback_median_us": median, "callback_p99_us": p99, "worker_median_us": worker_median,
+        "worker_p99_us": worker_p99, "real_time_factor": (median + worker_median) / block_us,
+        "latency": engine.latency.as_dict(),
+    }
+
+
+def identity_style(folder: Path) -> Path:
+    path = folder / "bench-identity.onnx"
+    info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, "frames"]) for n in ("audio_in", "audio_out")]
+    graph = helper.make_graph([helper.make_node("Identity", ["audio_in"], ["audio_out"])], "identity", [info[0]], [info[1]])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    manifest = {"schema": 1, "name": "bench-identity", "description": "", "category": "bench", "sample_rate": RATE,
+                "channels": 1, "block_multiple": 1, "latency_samples": 0, "params": [], "provenance": {}}
+    helper.set_model_props(model, {"stylerack": json.dumps(manifest)})
+    onnx.save(model, str(path))
+    return path
+
+
+def resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines() if Path("/proc/self/status").exists() else []:
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _plugins() -> list:
+    found = []
+    for entry in entry_points(group="stylerack.bench_references"):
+        try:
+            found.append(entry.load()())
+        except Exception as exc:  # torch missing or broken: the bench goes on without it
+            print(f"bench: reference '{entry.name}' unavailable: {exc}", file=sys.stderr)
+    return found
+
+
+def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=None) -> dict:
+    plugins = _plugins()
+    results: dict = {"sample_rate": RATE, "blocks": list(blocks), "styles": [], "scaling": []}
+    steps = len(styles) * len(blocks) + 2
+    done = 0
+
+    def tick(what: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, steps, what)
+
+    with tempfile.TemporaryDirectory() as folder:
+        identity = load_style(identity_style(Path(folder)))
+        bare = bare_runner_us(identity, 128)[0]
+        host = engine_us(identity, 128, "direct")["callback_median_us"]
+        results["host_overhead"] = {
+            "block": 128, "bare_onnxruntime_us": bare, "engine_direct_us": host,
+            "overhead_us": host - bare, "overhead_percent_of_core": 100 * (host - bare) / (1e6 * 128 / RATE),
+        }
+        tick("host overhead")
+        before = resident_mb()
+        runners = [StyleRunner(s, max_frames=4096) for s in styles]
+        results["memory"] = {"styles_loaded": len(runners), "resident_mb": resident_mb(), "added_by_styles_mb": resident_mb() - before}
+        del runners
+        tick("memory")
+        for style in styles:
+            references = [r for plugin in plugins for r in plugin.references(style)]
+            row = {"style": style.name, "path": str(style.path), "latency_samples": style.manifest.latency_samples, "blocks": {}}
+            for block in blocks:
+                cell = {"onnxruntime_median_us": bare_runner_us(style, block)[0]}
+                cell.update({f"direct_{k}": v for k, v in engine_us(style, block, "direct").items()})
+                cell.update({f"buffered_{k}": v for k, v in engine_us(style, block, "buffered").items()})
+                for reference in references:
+                    cell[f"{reference.name}_median_us"] = time_calls(reference.make(block), calls=100)[0]
+                    cell[f"onnxruntime_speedup_vs_{reference.name}"] = cell[f"{reference.name}_median_us"] / cell["onnxruntime_median_us"]
+                row["blocks"][str(block)] = cell
+                tick(f"{style.name} @ {block}")
+            results["styles"].append(row)
+        for plugin in plugins:
+            for name, path, weights in plugin.architectures(Path(folder)):
+                arch_style = load_style(path)
+                results["scaling"].append({"architecture": name, "weights": weights, "onnxruntime_median_us_128": bare_runner_us(arch_style, 128)[0]})
+    return results
+
+
+def table(results: dict, markdown: bool = False) -> str:
+    lines = []
+    o = results["host_overhead"]
+    lines.append(
+        f"Host overhead at 128 frames: engine {o['engine_direct_us']:.1f} us vs bare ONNX Runtime {o['bare_onnxruntime_us']:.1f} us "
+        f"= {o['overhead_us']:.1f} us ({o['overhead_percent_of_core']:.2f}% of one core)."
+    )
+    m = results["memory"]
+    lines.append(f"Resident memory with {m['styles_loaded']} styles loaded: {m['resident_mb']:.0f} MB ({m['added_by_styles_mb']:.1f} MB for the styles).")
+    lines.append("")
+    refs = sorted({k[: -len("_median_us")] for r in results["styles"] for c in r["blocks"].values() for k in c
+                   if k.endswith("_median_us") and not k.startswith(("onnxruntime", "direct", "buffered"))})
+    header = ["style", "block", "ORT us", "direct us (RTF)", "buffered cb+worker us (RTF)"] + [f"{r} us (ORT x faster)" for r in refs] + ["latency direct/buffered"]
+    rows = [header]
+    for r in results["styles"]:
+        for block, c in r["blocks"].items():
+            cells = [r["style"], block, f"{c['onnxruntime_median_us']:.1f}",
+                     f"{c['direct_callback_median_us']:.1f} ({c['direct_real_time_factor']:.3f})",
+                     f"{c['buffered_callback_median_us']:.1f}+{c['buffered_worker_median_us']:.1f} ({c['buffered_real_time_factor']:.3f})"]
+            cells += [f"{c[f'{ref}_median_us']:.0f} ({c[f'onnxruntime_speedup_vs_{ref}']:.1f}x)" if f"{ref}_median_us" in c else "-" for ref in refs]
+            cells.append(f"{c['direct_latency']['algorithmic_latency_samples']}/{c['buffered_latency']['algorithmic_latency_samples']} smp")
+            rows.append(cells)
+    lines += _format(rows, markdown)
+    if results["scaling"]:
+        lines.append("")
+        lines += _format([["architecture", "weights", "ORT us per 128 frames"]] +
+                         [[s["architecture"], str(s["weights"]), f"{s['onnxruntime_median_us_128']:.1f}"] for s in results["scaling"]], markdown)
+    return "\n".join(lines)
+
+
+def _format(rows: list[list[str]], markdown: bool) -> list[str]:
+    if markdown:
+        out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+        return out + ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]

@@ -1,0 +1,169 @@
+"""The window, offscreen (pytest-qt): bindings both ways, style switching, refusals, presets,
+recording, device errors, keyboard."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+pytest.importorskip("PyQt6.QtWidgets", reason="PyQt6 is not installed")
+pytest.importorskip("pytestqt", reason="pytest-qt is not installed")
+
+from PyQt6.QtCore import Qt  # noqa: E402
+
+from gui import controller as controller_module  # noqa: E402
+from gui.controller import Controller  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+from realtime.devices import DeviceChoice  # noqa: E402
+from realtime.engine import Engine, EngineConfig  # noqa: E402
+from realtime.errors import DeviceError  # noqa: E402
+
+
+class FakeHost:
+    """A LiveHost without a device: the test drives the engine's callback itself."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.engine = Engine(EngineConfig(sample_rate=48000, block_frames=128))
+        self.devices = DeviceChoice(0, 0, "Test In", "Test Out", 1, 1, 48000.0, 0.003)
+        self.demo = None
+
+    def set_demo_input(self, enabled):
+        self.demo = enabled
+
+    def start(self):
+        self.engine.start()
+
+    def stop(self):
+        self.engine.stop()
+
+    def poll(self):
+        return None
+
+    def report(self):
+        latency = self.engine.latency
+        return {
+            "sample_rate": 48000, "device_latency_samples": 0, "algorithmic_latency_samples": latency.total_frames,
+            "engine_block_frames": 128, "total_latency_ms": latency.total_ms, "total_latency_samples": latency.total_frames,
+            "style_time_median_us": 10.0, "style_time_p99_us": 20.0, "xruns": 0, "late_blocks": 0, "provider": "CPU",
+        }
+
+    def play(self, blocks: int) -> None:
+        block = np.full((128, 1), 0.1, np.float32)
+        out = np.zeros_like(block)
+        for _ in range(blocks):
+            self.engine.process(block, out)
+
+
+@pytest.fixture()
+def window(qtbot, styles_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(controller_module, "presets_path", lambda: tmp_path / "presets.json")
+    controller = Controller([str(styles_dir)], host_factory=FakeHost)
+    win = MainWindow(controller, device_lister=lambda: [])
+    qtbot.addWidget(win)
+    return win
+
+
+def test_mix_binds_both_ways(window, qtbot):
+    window.controller.select_style("gain")
+    assert window.controller.start()
+    window.mix.mix.setValue(40)
+    assert window.controller.performance.mix_percent == 40
+    assert window.controller.host.engine._mix_target == pytest.approx(0.4)
+    window.controller.set_mix_percent(70)
+    qtbot.waitUntil(lambda: window.mix.mix.value() == 70)
+    assert window.mix.mix_label.text() == "Mix 70%"
+
+
+def test_knobs_are_generated_and_bound(window, qtbot):
+    window.controller.select_style("gain")
+    qtbot.waitUntil(lambda: "gain" in window.mix.knobs)
+    slider, label, spec = window.mix.knobs["gain"]
+    slider.setValue(150)  # 3/4 of the range -24..24 dB
+    assert window.controller.performance.params["gain"] == pytest.approx(12.0)
+    window.controller.set_param("gain", -24.0)
+    qtbot.waitUntil(lambda: slider.value() == 0)
+
+
+def test_style_switching_from_the_list(window, qtbot):
+    assert window.controller.start() or window.controller.performance.style
+    names = window.browser.visible_names()
+    target = "delay37"
+    row = names.index(target)
+    item = window.browser.list.item(row)
+    window.browser.list.itemClicked.emit(item)
+    qtbot.waitUntil(lambda: window.browser.current.text() == target, timeout=5000)
+    assert window.controller.performance.style == target
+
+
+def test_a_refused_style_shows_why_and_keeps_the_old_one(window, qtbot, tmp_path):
+    window.controller.select_style("delay5")
+    window.controller.start()
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not a model")
+    window.controller.select_style(str(bad), wait=True)
+    qtbot.waitUntil(lambda: "not an ONNX model" in window.devices.message.text(), timeout=5000)
+    assert window.controller.performance.style == "delay5"
+    assert window.controller.host.engine.current.name == "delay5"
+
+
+def test_presets_save_and_recall(window, qtbot):
+    c = window.controller
+    c.select_style("gain")
+    c.set_mix_percent(35)
+    c.set_param("gain", 6.0)
+    c.set_output_gain_db(-3.0)
+    c.save_preset("quiet boost")
+    c.select_style("identity")
+    c.set_mix_percent(100)
+    c.set_output_gain_db(0.0)
+    c.recall_preset("quiet boost")
+    assert (c.performance.style, c.performance.mix_percent, c.performance.output_gain_db) == ("gain", 35, -3.0)
+    assert c.performance.params == {"gain": 6.0}
+    qtbot.waitUntil(lambda: window.mix.mix.value() == 35)
+    assert window.session.presets.findText("quiet boost") >= 0
+
+
+def test_recording_writes_a_readable_wav_of_the_expected_length(window, tmp_path):
+    c = window.controller
+    c.select_style("identity")
+    assert c.start()
+    path = tmp_path / "take.wav"
+    assert c.start_recording(path)
+    c.host.play(100)
+    assert c.stop_recording() == path
+    data, rate = sf.read(path)
+    assert rate == 48000 and len(data) == 100 * 128
+    assert np.allclose(data, 0.1, atol=1e-6)
+
+
+def test_device_errors_surface_as_messages(qtbot, styles_dir, tmp_path, monkeypatch):
+    def broken(settings):
+        raise DeviceError("output device 'Speakers' cannot run at 44100 Hz; it supports: 48000")
+
+    controller = Controller([str(styles_dir)], host_factory=broken)
+    win = MainWindow(controller, device_lister=lambda: [])
+    qtbot.addWidget(win)
+    win.devices.start.click()
+    qtbot.waitUntil(lambda: "cannot run at 44100 Hz" in win.devices.message.text())
+    assert controller.host is None and win.devices.start.text() == "Start"
+
+
+def test_keyboard_space_bypass_and_arrows_change_style(window, qtbot):
+    window.show()
+    qtbot.waitExposed(window)
+    c = window.controller
+    first = c.performance.style
+    assert window.browser.list.hasFocus() or window.browser.list.setFocus() is None
+    qtbot.keyClick(window.browser.list, Qt.Key.Key_Space)
+    assert c.performance.bypass is True and window.mix.bypass.isChecked()
+    qtbot.keyClick(window.browser.list, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: c.performance.style != first)
+    c.set_mix_percent(50)
+    qtbot.keyClick(window.browser.list, Qt.Key.Key_Minus)
+    assert c.performance.mix_percent == 45
