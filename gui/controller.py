@@ -43,6 +43,11 @@ def presets_path() -> Path:
     return Path(platformdirs.user_config_dir("stylerack", appauthor=False)) / PRESETS_FILE
 
 
+def settings_path() -> Path:
+    """The window's settings (QSettings, INI format), beside the presets."""
+    return Path(platformdirs.user_config_dir("stylerack", appauthor=False)) / "window.ini"
+
+
 class Controller:
     def __init__(self, styles_dirs: list[str] | None = None, host_factory=LiveHost) -> None:
         self.styles_dirs = list(styles_dirs or [])

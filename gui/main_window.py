@@ -3,11 +3,13 @@ presets. It never touches the audio thread: a 30 Hz timer polls the controller's
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -21,7 +23,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from gui.controller import Controller
+from gui.controller import Controller, settings_path
 from gui.widgets.device_panel import DevicePanel
 from gui.widgets.meters import LevelMeter, Readouts
 from gui.widgets.mix_panel import MixPanel
@@ -46,10 +48,11 @@ def _group(title: str, widget: QWidget) -> QGroupBox:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, controller: Controller, device_lister=None) -> None:
+    def __init__(self, controller: Controller, device_lister=None, settings_file: Path | None = None) -> None:
         super().__init__()
         self.controller = controller
         self._device_lister = device_lister
+        self._settings = QSettings(str(settings_file or settings_path()), QSettings.Format.IniFormat)
         self.setWindowTitle("StyleRack")
         self.resize(1280, 720)
         self.browser = StyleBrowser()
@@ -85,6 +88,7 @@ class MainWindow(QMainWindow):
         self.browser.set_styles(controller.styles, controller.categories())
         self.session.set_presets(sorted(controller.load_presets()))
         self.refresh_devices()
+        self._restore_settings()
         if controller.styles and controller.performance.style is None:
             controller.select_style(controller.styles[0].name)
         self._last_poll = time.monotonic()
@@ -245,7 +249,43 @@ class MainWindow(QMainWindow):
         if report["recording_seconds"] is not None:
             self.session.show_recording(None, report["recording_seconds"])
 
+    def _restore_settings(self) -> None:
+        """Audio setup and the last performance, as the window was closed (QSettings)."""
+        stored = self._settings.value("state", "")
+        try:
+            state = json.loads(stored) if stored else {}
+        except ValueError:
+            state = {}
+        audio = state.get("audio", {})
+        for combo, key in ((self.devices.rate, "rate"), (self.devices.block, "block"), (self.devices.mode, "mode")):
+            if audio.get(key) and combo.findText(audio[key]) >= 0:
+                combo.setCurrentText(audio[key])
+        for combo, key in ((self.devices.input, "input"), (self.devices.output, "output")):
+            index = combo.findText(audio.get(key, ""))
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        self.devices.demo.setChecked(audio.get("demo", True))
+        performance = state.get("performance", {})
+        c = self.controller
+        if performance.get("style") and c.style_named(performance["style"]):
+            c.select_style(performance["style"])
+        c.set_mix_percent(performance.get("mix_percent", 100.0))
+        c.set_input_gain_db(performance.get("input_gain_db", 0.0))
+        c.set_output_gain_db(performance.get("output_gain_db", 0.0))
+        for name, value in performance.get("params", {}).items():
+            c.set_param(name, value)
+
+    def save_settings(self) -> None:
+        d = self.devices
+        audio = {
+            "rate": d.rate.currentText(), "block": d.block.currentText(), "mode": d.mode.currentText(),
+            "input": d.input.currentText(), "output": d.output.currentText(), "demo": d.demo.isChecked(),
+        }
+        self._settings.setValue("state", json.dumps({"audio": audio, "performance": asdict(self.controller.performance)}))
+        self._settings.sync()
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.save_settings()
         QApplication.instance().removeEventFilter(self)
         self.timer.stop()
         self.controller.stop()

@@ -114,7 +114,7 @@ def _plugins() -> list:
     return found
 
 
-def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=None) -> dict:
+def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=None, scaling: bool = True) -> dict:
     plugins = _plugins()
     results: dict = {"sample_rate": RATE, "blocks": list(blocks), "styles": [], "scaling": []}
     steps = len(styles) * len(blocks) + 2
@@ -153,7 +153,7 @@ def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=
                 row["blocks"][str(block)] = cell
                 tick(f"{style.name} @ {block}")
             results["styles"].append(row)
-        for plugin in plugins:
+        for plugin in plugins if scaling else []:
             for name, path, weights in plugin.architectures(Path(folder)):
                 arch_style = load_style(path)
                 results["scaling"].append({"architecture": name, "weights": weights, "onnxruntime_median_us_128": bare_runner_us(arch_style, 128)[0]})

@@ -276,7 +276,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         sys.stderr.write(f"bench [{done}/{total}] {what}\n")
         sys.stderr.flush()
 
-    results = run_bench(styles, args.blocks, progress)
+    results = run_bench(styles, args.blocks, progress, scaling=not args.skip_scaling)
     print(table(results, markdown=args.markdown))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=_device, help="output device: index or part of its name")
     run.add_argument("--samplerate", type=int, help="Hz (default: the output device's rate)")
     run.add_argument("--block", type=int, default=128, help="frames per block; 0 lets the device choose (default 128)")
-    run.add_argument("--mode", choices=("direct", "buffered"), default="buffered")
+    run.add_argument("--mode", choices=("direct", "buffered"), default="direct", help="default direct (see README: Performance)")
     run.add_argument("--margin", type=int, default=1, help="buffered mode: blocks the worker runs ahead (default 1)")
     run.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     run.add_argument("--stats", metavar="FILE.json", help="write counters and latency here at exit (replaced if it exists)")
@@ -332,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--blocks", type=_block, nargs="+", default=[32, 64, 128, 256, 512], metavar="N")
     bench.add_argument("--json", metavar="FILE", help="also write every number as JSON (replaced if it exists)")
     bench.add_argument("--markdown", action="store_true", help="tables in Markdown (for the README)")
+    bench.add_argument("--skip-scaling", action="store_true", help="leave out cost vs model size (it exports every architecture)")
     add_styles_dir(bench)
     bench.set_defaults(func=cmd_bench)
 

@@ -34,7 +34,7 @@ class LiveSettings:
     output: str | int | None = None
     sample_rate: int | None = None  # None: the output device's default rate
     block_frames: int = 128  # 0: the device (or audio server) chooses
-    mode: str = "buffered"
+    mode: str = "direct"
     margin_blocks: int = 1
     provider: str = "cpu"
     channels: int = 2  # at most this many per direction, fewer if the device has fewer

@@ -64,7 +64,7 @@ class FakeHost:
 def window(qtbot, styles_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(controller_module, "presets_path", lambda: tmp_path / "presets.json")
     controller = Controller([str(styles_dir)], host_factory=FakeHost)
-    win = MainWindow(controller, device_lister=lambda: [])
+    win = MainWindow(controller, device_lister=lambda: [], settings_file=tmp_path / "window.ini")
     qtbot.addWidget(win)
     return win
 
@@ -147,7 +147,7 @@ def test_device_errors_surface_as_messages(qtbot, styles_dir, tmp_path, monkeypa
         raise DeviceError("output device 'Speakers' cannot run at 44100 Hz; it supports: 48000")
 
     controller = Controller([str(styles_dir)], host_factory=broken)
-    win = MainWindow(controller, device_lister=lambda: [])
+    win = MainWindow(controller, device_lister=lambda: [], settings_file=tmp_path / "window.ini")
     qtbot.addWidget(win)
     win.devices.start.click()
     qtbot.waitUntil(lambda: "cannot run at 44100 Hz" in win.devices.message.text())
@@ -167,3 +167,18 @@ def test_keyboard_space_bypass_and_arrows_change_style(window, qtbot):
     c.set_mix_percent(50)
     qtbot.keyClick(window.browser.list, Qt.Key.Key_Minus)
     assert c.performance.mix_percent == 45
+
+
+def test_settings_persist_between_runs(qtbot, styles_dir, tmp_path):
+    ini = tmp_path / "window.ini"
+    first = MainWindow(Controller([str(styles_dir)], host_factory=FakeHost), device_lister=lambda: [], settings_file=ini)
+    qtbot.addWidget(first)
+    first.devices.block.setCurrentText("256")
+    first.devices.mode.setCurrentText("direct")
+    first.controller.select_style("delay37")
+    first.controller.set_mix_percent(42)
+    first.close()
+    second = MainWindow(Controller([str(styles_dir)], host_factory=FakeHost), device_lister=lambda: [], settings_file=ini)
+    qtbot.addWidget(second)
+    assert second.devices.block.currentText() == "256" and second.devices.mode.currentText() == "direct"
+    assert second.controller.performance.style == "delay37" and second.mix.mix.value() == 42

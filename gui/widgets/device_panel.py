@@ -26,7 +26,7 @@ class DevicePanel(QWidget):
         self.block.addItems(BLOCKS)
         self.block.setCurrentText("128")
         self.mode = QComboBox()
-        self.mode.addItems(["buffered", "direct"])
+        self.mode.addItems(["direct", "buffered"])
         self.demo = QCheckBox("Play the demo clip instead of the input")
         self.demo.setChecked(True)
         self.start = QPushButton("Start")
