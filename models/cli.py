@@ -68,7 +68,7 @@ def cmd_recipe(args: argparse.Namespace) -> int:
         if name not in RECIPES:
             raise ConfigError(f"no recipe '{name}' (recipes: {', '.join(RECIPES)}, all)")
     for name in names:
-        report = make_style(name, args.steps, _progress_bar(f"training '{name}'"))
+        report = make_style(name, args.steps, _progress_bar(f"training '{name}'"), evaluate_only=args.evaluate_only)
         print(json.dumps(report))
     return 0
 
@@ -90,4 +90,5 @@ def register(subparsers) -> None:
     recipe = sub.add_parser("recipe", help="re-create a shipped style from scratch (or 'all')")
     recipe.add_argument("name")
     recipe.add_argument("--steps", type=int, help="override the recipe's training steps")
+    recipe.add_argument("--evaluate-only", action="store_true", help="re-measure and re-export the committed checkpoint")
     recipe.set_defaults(func=cmd_recipe)

@@ -3,7 +3,8 @@ rendered with fluidsynth and a General MIDI soundfont, speech from espeak-ng, an
 signals (sweeps, noise bursts, chords, transients), all at 48 kHz mono.
 
 The evaluation set uses other instruments, other sentences, other melodies (other random
-seeds) than training. Files are cached in a folder (never committed); building them takes
+seeds) than training, and holds program material only; its own test signals are a separate
+stress set. Files are cached in a folder (never committed); building them takes
 about a minute.
 """
 
@@ -154,8 +155,16 @@ def _level(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (clip / peak * 10 ** (rng.uniform(-24, -1) / 20)).astype(np.float32)
 
 
-def build(split: str, folder: Path) -> np.ndarray:
-    """The split's audio, concatenated with short gaps (cached as ``folder/<split>.wav``)."""
+def build(split: str, folder: Path, test_signals_only: bool = False) -> np.ndarray:
+    """The split's audio, concatenated with short gaps (cached as ``folder/<split>.wav``).
+
+    'train' holds instruments, speech and test signals; 'eval' holds instruments and speech
+    only (program material); ``test_signals_only`` gives the split's test signals alone
+    (sweep, noise bursts, chord, transients), reported separately as a stress test."""
+    if test_signals_only:
+        rng = np.random.default_rng(SPLITS[split]["seed"] + 1)
+        gap = np.zeros(RATE // 10, np.float32)
+        return np.concatenate([part for clip in test_signals(SPLITS[split]["seed"]) for part in (_level(clip, rng), gap)])
     cached = Path(folder) / f"{split}.wav"
     if cached.exists():
         return sf.read(str(cached), dtype="float32")[0]
@@ -168,7 +177,8 @@ def build(split: str, folder: Path) -> np.ndarray:
             clips.append(render_instrument(program, spec["seed"] + offset, spec["melody_seconds"], work))
         for index, (voice, text) in enumerate(spec["sentences"]):
             clips.append(speak(voice, text, work, index))
-    clips += test_signals(spec["seed"])
+    if split == "train":
+        clips += test_signals(spec["seed"])
     gap = np.zeros(RATE // 10, np.float32)
     audio = np.concatenate([part for clip in clips for part in (_level(clip, rng), gap)])
     Path(folder).mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ import numpy as np
 
 from models import material
 from models.arch import build
-from models.export import export_style, save_checkpoint
+from models.export import export_style, load_checkpoint, save_checkpoint
 from models.train import Example, Progress, TrainConfig, evaluate_esr, plot_history, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,10 +28,30 @@ DATA_DIR = ROOT / "data" / "material"
 RATE = material.RATE
 
 
-def _board(*plugins):
-    import pedalboard
+OVERSAMPLING = 4
 
-    return pedalboard.Pedalboard(list(plugins))
+
+class _Board:
+    """A pedalboard chain run at 4x the rate, as an analog circuit would behave: the
+    harmonics its clipping makes above 24 kHz are filtered out instead of folding back
+    as aliases (which no causal model could, or should, learn)."""
+
+    def __init__(self, plugins) -> None:
+        import pedalboard
+
+        self._board = pedalboard.Pedalboard(list(plugins))
+
+    def __call__(self, audio: np.ndarray, rate: int) -> np.ndarray:
+        import soxr
+
+        high = rate * OVERSAMPLING
+        up = soxr.resample(audio.astype(np.float32), rate, high, quality="VHQ")
+        processed = self._board(up[None, :], high)[0]
+        return soxr.resample(processed, high, rate, quality="VHQ")[: len(audio)].astype(np.float32)
+
+
+def _board(*plugins) -> _Board:
+    return _Board(plugins)
 
 
 def tube_drive(audio: np.ndarray, drive: float) -> np.ndarray:
@@ -142,8 +162,12 @@ def interleaved_split(examples: list[Example], period_s: float = 5.0, held_out_s
     return fit, val
 
 
-def make_style(name: str, steps: int | None = None, progress: Progress | None = None, data_dir: Path = DATA_DIR) -> dict:
-    """Re-create a shipped style from scratch; returns its report (also written as JSON)."""
+def make_style(
+    name: str, steps: int | None = None, progress: Progress | None = None, data_dir: Path = DATA_DIR,
+    evaluate_only: bool = False,
+) -> dict:
+    """Re-create a shipped style from scratch; returns its report (also written as JSON).
+    ``evaluate_only`` re-measures and re-exports the committed checkpoint without training."""
     if name not in RECIPES:
         raise KeyError(f"unknown recipe '{name}' (recipes: {', '.join(RECIPES)})")
     recipe = RECIPES[name]
@@ -152,10 +176,19 @@ def make_style(name: str, steps: int | None = None, progress: Progress | None = 
     fit, val = interleaved_split(_examples(recipe, train_dry, recipe.train_knobs))
     eval_set = _examples(recipe, eval_dry, recipe.eval_knobs)
 
-    model = build(recipe.arch, 1 if recipe.knob else 0)
+    stress_set = _examples(recipe, material.build("eval", data_dir, test_signals_only=True), recipe.eval_knobs)
     config = TrainConfig(steps=steps or recipe.steps, segment=4096, warmup=2048, batch=16, validate_every=200)
-    history = train(model, fit, val, config, progress)
+    checkpoint = CHECKPOINTS_DIR / f"{recipe.name}.pt"
+    if evaluate_only:
+        model, saved = load_checkpoint(checkpoint)
+        history = None
+        config = TrainConfig(steps=saved["provenance"]["training_steps"])
+    else:
+        model = build(recipe.arch, 1 if recipe.knob else 0)
+        history = train(model, fit, val, config, progress)
     eval_esr = evaluate_esr(model, eval_set)
+    stress_esr = evaluate_esr(model, stress_set)
+    seconds = history.seconds if history else saved["provenance"]["training_seconds"]
     manifest = {
         "schema": 1,
         "name": recipe.name,
@@ -167,7 +200,7 @@ def make_style(name: str, steps: int | None = None, progress: Progress | None = 
         "latency_samples": 0,
         "params": [recipe.knob] if recipe.knob else [],
         "provenance": {
-            "source": f"capture of a pedalboard reference chain: {recipe.chain_text}",
+            "source": f"capture of a pedalboard reference chain (run at {OVERSAMPLING}x oversampling): {recipe.chain_text}",
             "architecture": recipe.arch,
             "weights": sum(p.numel() for p in model.parameters()),
             "training_data": "models/material.py 'train' split (fluidsynth GM instruments, espeak-ng speech, test signals)"
@@ -175,22 +208,28 @@ def make_style(name: str, steps: int | None = None, progress: Progress | None = 
             "eval_data": "models/material.py 'eval' split (other instruments, sentences and melodies)"
             + (f" at knob values {list(recipe.eval_knobs)}" if recipe.knob else ""),
             "esr": round(eval_esr, 5),
+            "esr_test_signals": round(stress_esr, 5),
+            "esr_test_signals_note": "eval-seed sweep, noise bursts, chord and transients: a stress test",
             "training_steps": config.steps,
-            "training_seconds": round(history.seconds, 1),
+            "training_seconds": round(seconds, 1),
             "date": datetime.date.today().isoformat(),
             "recipe": f"stylerack train recipe {recipe.name}",
         },
     }
     CHECKPOINTS_DIR.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(model, manifest, CHECKPOINTS_DIR / f"{recipe.name}.pt")  # first: an export failure keeps the training
-    plot_history(history, CHECKPOINTS_DIR / f"{recipe.name}.loss.png", f"{recipe.name} ({recipe.arch})")
+    save_checkpoint(model, manifest, checkpoint)  # first: an export failure keeps the training
+    if history:
+        plot_history(history, CHECKPOINTS_DIR / f"{recipe.name}.loss.png", f"{recipe.name} ({recipe.arch})")
     export = export_style(model, manifest, STYLES_DIR / f"{recipe.name}.onnx")
+    previous = CHECKPOINTS_DIR / f"{recipe.name}.report.json"
+    best_val = history.best_val_esr if history else json.loads(previous.read_text())["best_val_esr"]
     report = {
         "name": recipe.name,
         "eval_esr": eval_esr,
-        "best_val_esr": history.best_val_esr,
+        "test_signals_esr": stress_esr,
+        "best_val_esr": best_val,
         "steps": config.steps,
-        "training_seconds": history.seconds,
+        "training_seconds": seconds,
         "torch_vs_onnx_max_abs": export.torch_vs_onnx_max_abs,
         "stream_vs_call_max_abs": export.stream_vs_call_max_abs,
         "size_bytes": export.size_bytes,

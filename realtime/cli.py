@@ -122,15 +122,15 @@ def cmd_styles(args: argparse.Namespace) -> int:
         print(json.dumps({"styles": rows, "refused": [{"path": str(r.path), "reason": r.reason} for r in refused]}, indent=2))
         return EXIT_OK
     if args.markdown:
-        print("| style | category | knobs | latency | ESR (held-out material) | architecture | description |")
-        print("|---|---|---|---|---|---|---|")
+        print("| style | category | knobs | latency | ESR, held-out music and speech | ESR, test signals | architecture | description |")
+        print("|---|---|---|---|---|---|---|---|")
         for s in styles:
             m = s.manifest
             knobs = ", ".join(f"{p.name} {p.min:g}..{p.max:g}{(' ' + p.unit) if p.unit else ''}" for p in m.params) or "-"
-            esr = m.provenance.get("esr")
+            esr, stress = m.provenance.get("esr", "-"), m.provenance.get("esr_test_signals", "-")
             print(
-                f"| {m.name} | {m.category} | {knobs} | {m.latency_samples} samples | "
-                f"{esr if esr is not None else '-'} | {m.provenance.get('architecture', '-')} | {m.description} |"
+                f"| {m.name} | {m.category} | {knobs} | {m.latency_samples} samples | {esr} | {stress} | "
+                f"{m.provenance.get('architecture', '-')} | {m.description} |"
             )
         return EXIT_OK
     header = ("name", "category", "rate", "latency", "params", "provenance")
