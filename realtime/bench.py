@@ -67,8 +67,8 @@ def engine_us(style: Style, block: int, mode: str) -> dict:
         started = time.perf_counter()
         engine.process(signal, out)
         elapsed = time.perf_counter() - started
-        if engine.worker is not None:
-            engine.worker.drain()
+        if engine.worker is not None:  # real-time pacing: the worker runs undisturbed, as live
+            time.sleep(block / RATE)
         if index >= WARMUP:
             times[index - WARMUP] = elapsed
     worker_median, worker_p99 = engine.stats.style_time_us() if engine.worker else (0.0, 0.0)
@@ -115,9 +115,13 @@ def _plugins() -> list:
 
 
 def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=None, scaling: bool = True) -> dict:
-    plugins = _plugins()
     results: dict = {"sample_rate": RATE, "blocks": list(blocks), "styles": [], "scaling": []}
-    steps = len(styles) * len(blocks) + 2
+    before = resident_mb()  # measured before the reference plug-ins import torch
+    runners = [StyleRunner(s, max_frames=4096) for s in styles]
+    results["memory"] = {"styles_loaded": len(runners), "resident_mb": resident_mb(), "added_by_styles_mb": resident_mb() - before}
+    del runners
+    plugins = _plugins()
+    steps = len(styles) * len(blocks) + 1
     done = 0
 
     def tick(what: str) -> None:
@@ -135,11 +139,6 @@ def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=
             "overhead_us": host - bare, "overhead_percent_of_core": 100 * (host - bare) / (1e6 * 128 / RATE),
         }
         tick("host overhead")
-        before = resident_mb()
-        runners = [StyleRunner(s, max_frames=4096) for s in styles]
-        results["memory"] = {"styles_loaded": len(runners), "resident_mb": resident_mb(), "added_by_styles_mb": resident_mb() - before}
-        del runners
-        tick("memory")
         for style in styles:
             references = [r for plugin in plugins for r in plugin.references(style)]
             row = {"style": style.name, "path": str(style.path), "latency_samples": style.manifest.latency_samples, "blocks": {}}
