@@ -21,7 +21,6 @@ from realtime import __version__
 from realtime.errors import ConfigError, StyleRackError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-CONTROL_PRIORITY = 20  # SCHED_FIFO for `run`'s control thread, below the worker and JACK
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -186,7 +185,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from realtime.console import CommandReader, run_pending
     from realtime.devices import looks_like_feedback
     from realtime.live import LiveHost, LiveSettings
-    from realtime.worker import try_realtime_priority
 
     if args.stats and not Path(args.stats).resolve().parent.is_dir():
         raise ConfigError(f"{args.stats}: folder does not exist")
@@ -212,10 +210,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     host.engine.jump_to_targets()
-    # Every Python thread of this process holds the GIL at times; one preempted by other
-    # programs while holding it would stall the audio callback. Real-time scheduling for the
-    # (mostly sleeping) control thread, and the command reader it starts, avoids that.
-    try_realtime_priority(CONTROL_PRIORITY)
     host.start()
     code = EXIT_OK
     try:

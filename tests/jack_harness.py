@@ -114,8 +114,11 @@ class JackTester:
         return self._recorded.copy()
 
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        if self.client is None:
+            return
+        client, self.client = self.client, None
+        client.deactivate()
+        client.close()
 
 
 class HostProcess:

