@@ -21,7 +21,7 @@ from realtime.devices import looks_like_feedback
 from realtime.errors import StyleRackError
 from realtime.live import LiveHost, LiveSettings
 from realtime.recorder import Recorder
-from realtime.style import Style
+from realtime.style import Style, load_style
 
 Listener = Callable[[str, object], None]
 PRESETS_FILE = "presets.json"
@@ -323,6 +323,4 @@ class Controller:
 
 
 def _load(target) -> Style:
-    from realtime.style import load_style
-
     return target if isinstance(target, Style) else load_style(target)

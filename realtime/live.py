@@ -217,6 +217,7 @@ class LiveHost:
             "late_blocks": stats.late_blocks,
             "non_finite_resets": engine.non_finite_resets(),
             "callback_errors": stats.callback_errors,
+            "recording_dropped_frames": stats.tap_dropped_frames,
             "style_time_median_us": round(median_us, 2),
             "style_time_p99_us": round(p99_us, 2),
             "input_latency_s": in_s,

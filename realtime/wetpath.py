@@ -15,7 +15,6 @@ buffering part of the latency, and it is exact.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import soxr
@@ -86,11 +85,9 @@ class WetPath:
             self._up = StreamResampler(manifest.sample_rate, device_rate, self.channels)
             self._style_fifo = AudioFifo(self.channels, capacity)
             self._scratch = np.zeros((self.channels, capacity), np.float32)
-        self.last_pump_seconds = 0.0
 
     def pump(self) -> int:
         """Run the style on everything that has arrived; returns style frames processed."""
-        started = time.perf_counter()
         source = self.input
         if self.resampling:
             waiting = self.input.available()
@@ -110,8 +107,6 @@ class WetPath:
             wet = self.runner.run(frames)
             self.output.write(self._up.process(wet) if self.resampling else wet)
             done += frames
-        if done:
-            self.last_pump_seconds = time.perf_counter() - started
         return done
 
     def read_wet(self, out: np.ndarray) -> bool:
