@@ -23,6 +23,23 @@ from realtime.errors import DeviceError
 
 #: no callback for this long while the stream claims to run means the device is gone
 STALL_SECONDS = 1.0
+MCL_CURRENT = 1
+
+
+def lock_memory() -> bool:
+    """Keep this process's pages in RAM (mlockall of what is mapped now: the engine's buffers,
+    the style, the code), so the kernel never pages out what the audio thread touches; False
+    where not permitted (then the audio runs anyway)."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.mlockall(MCL_CURRENT) == 0  # not MCL_FUTURE: it slows every later allocation
+    except (OSError, AttributeError):
+        return False
+
+
 _ABANDONED: list = []  # streams whose device died; never closed (see LiveHost.stop)
 #: a short GIL switch interval lets the audio thread in sooner when another thread computes
 SWITCH_INTERVAL_S = 0.001
@@ -65,6 +82,7 @@ class LiveHost:
         self._last_callback = 0.0
         self.failure: str | None = None
         self._last_latency = (0.0, 0.0)
+        self.memory_locked = False
         self.demo: DemoLoop | None = None
         self._demo_block = np.zeros((self.engine.config.max_block_frames, self.devices.in_channels), np.float32)
 
@@ -142,6 +160,7 @@ class LiveHost:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         gc.collect()
         gc.freeze()  # long-lived objects leave the collector's view: shorter pauses
+        self.memory_locked = lock_memory()
         self._last_callback = time.monotonic()
         self._stream.start()
 
@@ -218,6 +237,7 @@ class LiveHost:
             "non_finite_resets": engine.non_finite_resets(),
             "callback_errors": stats.callback_errors,
             "recording_dropped_frames": stats.tap_dropped_frames,
+            "memory_locked": self.memory_locked,
             "style_time_median_us": round(median_us, 2),
             "style_time_p99_us": round(p99_us, 2),
             "input_latency_s": in_s,
