@@ -89,7 +89,6 @@ class LiveHost:
     def _probe_device_block(self) -> int:
         """With ``--block 0`` the device picks the block: open a silent stream briefly and
         see what it hands over, so the engine plans for the real size (JACK: its period)."""
-        sd = self._sd
         seen: list[int] = []
 
         def probe(indata, outdata, frames, time_info, status) -> None:
@@ -97,22 +96,28 @@ class LiveHost:
             if not seen:
                 seen.append(frames)
 
+        with self._open_stream(0, probe):
+            deadline = time.monotonic() + 2.0
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return seen[0] if seen else self.devices.default_block_frames(self.sample_rate)
+
+    def _open_stream(self, block_frames: int, callback, finished_callback=None):
+        """One duplex float32 stream on the chosen devices; DeviceError naming them if it fails."""
+        sd = self._sd
         try:
-            with sd.Stream(
+            return sd.Stream(
                 samplerate=self.sample_rate,
-                blocksize=0,
+                blocksize=block_frames,
                 device=(self.devices.input_index, self.devices.output_index),
                 channels=(self.devices.in_channels, self.devices.out_channels),
                 dtype="float32",
                 latency="low",
-                callback=probe,
-            ):
-                deadline = time.monotonic() + 2.0
-                while not seen and time.monotonic() < deadline:
-                    time.sleep(0.005)
+                callback=callback,
+                finished_callback=finished_callback,
+            )
         except (sd.PortAudioError, ValueError) as exc:
             raise DeviceError(f"cannot open {self.devices.describe()}: {exc}") from None
-        return seen[0] if seen else self.devices.default_block_frames(self.sample_rate)
 
     # ---- the audio thread ------------------------------------------------------------
 
@@ -138,25 +143,15 @@ class LiveHost:
 
     def start(self) -> None:
         """Open and start the stream (the style must be set on ``engine`` first)."""
-        sd = self._sd
         self._stopping = False
         self._finished.clear()
         self.failure = None
         self.engine.start()
         try:
-            self._stream = sd.Stream(
-                samplerate=self.sample_rate,
-                blocksize=self.settings.block_frames,
-                device=(self.devices.input_index, self.devices.output_index),
-                channels=(self.devices.in_channels, self.devices.out_channels),
-                dtype="float32",
-                latency="low",
-                callback=self._callback,
-                finished_callback=self._on_finished,
-            )
-        except (sd.PortAudioError, ValueError) as exc:
+            self._stream = self._open_stream(self.settings.block_frames, self._callback, self._on_finished)
+        except DeviceError:
             self.engine.stop()
-            raise DeviceError(f"cannot open {self.devices.describe()}: {exc}") from None
+            raise
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         gc.collect()
         gc.freeze()  # long-lived objects leave the collector's view: shorter pauses

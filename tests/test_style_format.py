@@ -87,28 +87,24 @@ def test_unknown_schema(tmp_path):
     refused(identity_graph(tmp_path / "s.onnx", sb.manifest("s", schema=2)), "unknown manifest schema 2")
 
 
+def passthrough(path, in_name: str, out_name: str, frames="frames"):
+    """One Identity node from ``in_name`` to ``out_name``, shapes [1, frames]."""
+    nodes = [helper.make_node("Identity", [in_name], [out_name])]
+    inputs = [helper.make_tensor_value_info(in_name, TensorProto.FLOAT, [1, frames])]
+    outputs = [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, [1, frames])]
+    return sb.save_model(path, nodes, inputs, outputs, sb.manifest(path.stem))
+
+
 def test_missing_audio_in(tmp_path):
-    nodes = [helper.make_node("Identity", ["x"], ["audio_out"])]
-    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "frames"])]
-    outputs = [helper.make_tensor_value_info("audio_out", TensorProto.FLOAT, [1, "frames"])]
-    path = sb.save_model(tmp_path / "noin.onnx", nodes, inputs, outputs, sb.manifest("noin"))
-    refused(path, "no 'audio_in' input")
+    refused(passthrough(tmp_path / "noin.onnx", "x", "audio_out"), "no 'audio_in' input")
 
 
 def test_missing_audio_out(tmp_path):
-    nodes = [helper.make_node("Identity", ["audio_in"], ["y"])]
-    inputs = [helper.make_tensor_value_info("audio_in", TensorProto.FLOAT, [1, "frames"])]
-    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "frames"])]
-    path = sb.save_model(tmp_path / "noout.onnx", nodes, inputs, outputs, sb.manifest("noout"))
-    refused(path, "no 'audio_out' output")
+    refused(passthrough(tmp_path / "noout.onnx", "audio_in", "y"), "no 'audio_out' output")
 
 
 def test_fixed_frames_axis(tmp_path):
-    nodes = [helper.make_node("Identity", ["audio_in"], ["audio_out"])]
-    inputs = [helper.make_tensor_value_info("audio_in", TensorProto.FLOAT, [1, 128])]
-    outputs = [helper.make_tensor_value_info("audio_out", TensorProto.FLOAT, [1, 128])]
-    path = sb.save_model(tmp_path / "fixed.onnx", nodes, inputs, outputs, sb.manifest("fixed"))
-    refused(path, "fixed frames axis")
+    refused(passthrough(tmp_path / "fixed.onnx", "audio_in", "audio_out", frames=128), "fixed frames axis")
 
 
 def test_unpaired_state(tmp_path):
