@@ -71,7 +71,9 @@ class JackTester:
         self._position = 0
         self._running = False
         self._done = threading.Event()
+        self.xruns = 0  # JACK's xrun reports to this client (any client late on the server)
         self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._xrun)
         self.client.activate()
 
     def _process(self, frames: int) -> None:
@@ -88,6 +90,9 @@ class JackTester:
         if self._position >= len(self._signal):
             self._running = False
             self._done.set()
+
+    def _xrun(self, delay_us: float) -> None:
+        self.xruns += 1
 
     def connect_host(self, timeout_s: float = 10.0) -> None:
         deadline = time.monotonic() + timeout_s

@@ -59,6 +59,7 @@ def test_live_output_equals_offline_render_and_rare_xruns_in_30_s(server, tester
     tester.connect_host()
     source = noise(10 * RATE, seed=11, level=0.4)[:, 0]
     recorded = tester.play_and_record(np.concatenate([source, np.zeros(RATE, np.float32)]))
+    server_xruns_while_recording = tester.xruns
     # JACK reports an xrun to every client when any client is late, and the tester is Python
     # too: the 30 s xrun window starts once StyleRack is alone on the server.
     tester.close()
@@ -82,7 +83,24 @@ def test_live_output_equals_offline_render_and_rare_xruns_in_30_s(server, tester
     offline = offline[engine.latency.total_frames :][: len(source)]  # aligned with the input
     delay = stats["total_latency_samples"]
     live = recorded[delay : delay + len(source)]
-    assert np.abs(live - offline).max() < 1e-4
+    # Sample for sample, except the few periods a stall on the server disturbed (a stall that
+    # JACK reports as an xrun to the tester or StyleRack): each may spoil at most a few
+    # periods, and the audio must be aligned again right after it.
+    periods = len(source) // 128
+    differs = np.abs(live - offline)[: periods * 128].reshape(periods, 128).max(axis=1) >= 1e-4
+    stalls = server_xruns_while_recording + before["xruns"] + before["late_blocks"]
+    detail = f"periods differing: {np.flatnonzero(differs)[:20].tolist()}, stalls while recording: {stalls}"
+    assert stalls <= 3, detail
+    assert differs.sum() <= 4 * stalls, detail
+    assert longest_run(differs) <= 4, detail  # aligned again after each stall
+
+
+def longest_run(flags: np.ndarray) -> int:
+    longest = current = 0
+    for flag in flags:
+        current = current + 1 if flag else 0
+        longest = max(longest, current)
+    return longest
 
 
 def test_switching_mixing_and_bypass_while_running_do_not_click(server, tester, styles_dir, tmp_path):
