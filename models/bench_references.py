@@ -45,11 +45,14 @@ class TorchReferences:
         model, manifest = load_checkpoint(checkpoint)
         wrapper = _OnnxStep(model).eval()
         params = torch.tensor([p["default"] for p in manifest["params"]], dtype=torch.float32)
+        multiple = manifest["block_multiple"]  # the same frames per call as the bare ONNX Runtime call
 
         def eager(block: int):
+            block += -block % multiple
             return _stepper(wrapper, block, wrapper.has_params, model.initial_state(1), params)
 
         def script(block: int):
+            block += -block % multiple
             example = [torch.zeros(1, block)] + ([params] if wrapper.has_params else []) + model.initial_state(1)
             with torch.no_grad():
                 traced = torch.jit.trace(wrapper, tuple(example), check_trace=False)

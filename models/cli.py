@@ -23,7 +23,7 @@ def _require_torch() -> None:
         raise ConfigError(TRAIN_EXTRA) from None
 
 
-def _progress_bar(label: str):
+def _progress_bar(label: str, metric: str = "val ESR"):
     show = sys.stderr.isatty()
     last = [-1]
 
@@ -35,7 +35,7 @@ def _progress_bar(label: str):
             return
         last[0] = percent
         filled = 30 * step // steps
-        line = f"{label} [{'#' * filled}{'.' * (30 - filled)}] {step}/{steps} loss {loss:.4f} best val ESR {best:.4f}"
+        line = f"{label} [{'#' * filled}{'.' * (30 - filled)}] {step}/{steps} loss {loss:.4f} best {metric} {best:.4f}"
         sys.stderr.write(("\r" if show else "") + line + ("" if show and step < steps else "\n"))
         sys.stderr.flush()
 
@@ -62,14 +62,40 @@ def cmd_capture(args: argparse.Namespace) -> int:
 def cmd_recipe(args: argparse.Namespace) -> int:
     _require_torch()
     from models.recipes import RECIPES, make_style
+    from models.timbre_recipes import TIMBRE_RECIPES, make_timbre_style
 
-    names = list(RECIPES) if args.name == "all" else [args.name]
+    known = [*RECIPES, *TIMBRE_RECIPES]
+    groups = {"all": known, "effects": list(RECIPES), "timbre": list(TIMBRE_RECIPES)}
+    names = groups.get(args.name, [args.name])
     for name in names:
-        if name not in RECIPES:
-            raise ConfigError(f"no recipe '{name}' (recipes: {', '.join(RECIPES)}, all)")
+        if name not in known:
+            raise ConfigError(f"no recipe '{name}' (recipes: {', '.join(known)}; or all, effects, timbre)")
     for name in names:
-        report = make_style(name, args.steps, _progress_bar(f"training '{name}'"), evaluate_only=args.evaluate_only)
+        make, metric = (make_timbre_style, "val MSS") if name in TIMBRE_RECIPES else (make_style, "val ESR")
+        report = make(name, args.steps, _progress_bar(f"training '{name}'", metric), evaluate_only=args.evaluate_only)
         print(json.dumps(report))
+    return 0
+
+
+def cmd_timbre(args: argparse.Namespace) -> int:
+    _require_torch()
+    from models.timbre_recipes import train_from_folder
+
+    if args.steps < 4:
+        raise ConfigError(f"--steps must be at least 4, got {args.steps}")
+    report = train_from_folder(
+        Path(args.target), args.name, args.steps, Path(args.out), args.overwrite, args.transpose,
+        _progress_bar(f"training timbre '{args.name}'", "val MSS"),
+    )
+    sound = report["held_out_sound"]
+    quality = (
+        f"held-out MSS distance {sound['style_mss']:.3f} (plain harmonic oscillator {sound['baseline_mss']:.3f})"
+        if sound else "no held-out part long enough to measure"
+    )
+    print(
+        f"wrote {Path(args.out) / (args.name + '.onnx')} ({quality}, onset latency {report['latency_ms']} ms, "
+        f"{report['real_time_factor']:.3f} of real time per 128 frames); checkpoint and report in {args.out}"
+    )
     return 0
 
 
@@ -87,7 +113,16 @@ def register(subparsers) -> None:
     capture.add_argument("--overwrite", action="store_true")
     capture.set_defaults(func=cmd_capture)
 
-    recipe = sub.add_parser("recipe", help="re-create a shipped style from scratch (or 'all')")
+    timbre = sub.add_parser("timbre", help="an instrument style (timbre transfer) from monophonic recordings of it")
+    timbre.add_argument("--target", required=True, help="a folder of recordings of the instrument (wav, flac, ogg, aiff)")
+    timbre.add_argument("--name", required=True)
+    timbre.add_argument("--steps", type=int, default=1200, help="training steps (default 1200, ~8 min on 2 cores)")
+    timbre.add_argument("--transpose", type=float, default=0.0, help="the style's default transpose in semitones")
+    timbre.add_argument("--out", default=".", help="folder for NAME.onnx, NAME.pt and the report (default .)")
+    timbre.add_argument("--overwrite", action="store_true")
+    timbre.set_defaults(func=cmd_timbre)
+
+    recipe = sub.add_parser("recipe", help="re-create a shipped style from scratch (a name, or all, effects, timbre)")
     recipe.add_argument("name")
     recipe.add_argument("--steps", type=int, help="override the recipe's training steps")
     recipe.add_argument("--evaluate-only", action="store_true", help="re-measure and re-export the committed checkpoint")

@@ -2,7 +2,8 @@
 
 Checks (all must pass, or nothing is written):
   1. PyTorch ``forward`` vs ONNX Runtime, one call on the same input: max |diff| <= 1e-4;
-  2. ONNX streamed in blocks of 1, 64, 441 and 4096 vs one call: max |diff| <= 1e-5;
+  2. ONNX streamed in blocks of 1, 64, 441 and 4096 (rounded up to the block multiple) vs
+     one call: max |diff| <= 1e-5;
   3. ``stylerack validate`` (format, streaming, impulse latency).
 Checkpoints are small ``.pt`` files: architecture name, knob count, weights and manifest.
 """
@@ -21,6 +22,8 @@ import torch
 from torch import nn
 
 from models.arch import build
+from models.timbre import ARCH as TIMBRE_ARCH
+from models.timbre import TimbreModel
 from realtime.errors import StyleRackError
 from realtime.manifest import MANIFEST_KEY, parse_manifest
 from realtime.runner import StyleRunner
@@ -65,13 +68,19 @@ class ExportReport:
 
 
 def save_checkpoint(model: nn.Module, manifest: dict, path: Path) -> None:
-    payload = {"arch": model.arch, "num_params": model.num_params, "state_dict": model.state_dict(), "manifest": manifest}
+    payload = {
+        "arch": model.arch, "num_params": model.num_params, "config": getattr(model, "config", {}),
+        "state_dict": model.state_dict(), "manifest": manifest,
+    }
     torch.save(payload, path)
 
 
 def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    model = build(payload["arch"], payload["num_params"])
+    if payload["arch"] == TIMBRE_ARCH:
+        model = TimbreModel(**payload["config"])
+    else:
+        model = build(payload["arch"], payload["num_params"])
     model.load_state_dict(payload["state_dict"])
     model.eval()
     return model, payload["manifest"]
@@ -120,12 +129,16 @@ def _verify(model: nn.Module, manifest: dict, path: Path) -> tuple[float, float]
     params = [p["default"] for p in manifest["params"]]
     runner.set_params(params)
     rng = np.random.default_rng(5)
-    signal = (rng.uniform(-0.5, 0.5, 48000) * np.linspace(0.1, 1, 48000)).astype(np.float32)[None, :]
+    noise = rng.uniform(-0.5, 0.5, 48000) * np.linspace(0.1, 1, 48000)
+    glide = 0.4 * np.sin(2 * np.pi * np.cumsum(np.geomspace(110, 880, 48000)) / 48000)  # pitched, for timbre styles
+    signal = np.where(np.arange(48000) < 24000, noise, glide).astype(np.float32)[None, :]
     with torch.no_grad():
         reference = model(torch.from_numpy(signal)[None], torch.tensor([params], dtype=torch.float32))[0].numpy()
     one_call = run_blocks(runner, signal, signal.shape[1])
     parity = float(np.abs(one_call - reference).max())
-    streamed = max(float(np.abs(run_blocks(runner, signal, b) - one_call).max()) for b in STREAM_BLOCKS)
+    multiple = manifest["block_multiple"]
+    blocks = [b + (-b % multiple) for b in STREAM_BLOCKS]
+    streamed = max(float(np.abs(run_blocks(runner, signal, b) - one_call).max()) for b in blocks)
     return parity, streamed
 
 

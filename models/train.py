@@ -138,8 +138,8 @@ def train(
     return history
 
 
-def plot_history(history: History, path, title: str) -> None:
-    """A loss-curve PNG: training loss (smoothed) and validation ESR, log scale."""
+def plot_history(history: History, path, title: str, metric: str = "ESR", reference: float | None = 0.01) -> None:
+    """A loss-curve PNG: training loss (smoothed) and the validation metric, log scale."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,11 +149,12 @@ def plot_history(history: History, path, title: str) -> None:
     loss = np.array(history.loss)
     window = max(1, len(loss) // 50)
     smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-    axes.semilogy(np.arange(len(smooth)) + window, smooth, label="training ESR (segment, smoothed)")
-    axes.semilogy(history.val_steps, history.val_esr, "o-", label="validation ESR")
-    axes.axhline(0.01, color="gray", linestyle="--", linewidth=0.8, label="0.01 ('great')")
+    axes.semilogy(np.arange(len(smooth)) + window, smooth, label=f"training {metric} (segment, smoothed)")
+    axes.semilogy(history.val_steps, history.val_esr, "o-", label=f"validation {metric}")
+    if reference is not None:
+        axes.axhline(reference, color="gray", linestyle="--", linewidth=0.8, label=f"{reference} ('great')")
     axes.set_xlabel("step")
-    axes.set_ylabel("ESR")
+    axes.set_ylabel(metric)
     axes.set_title(title)
     axes.legend()
     figure.tight_layout()

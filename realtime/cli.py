@@ -99,6 +99,43 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _knobs_text(manifest) -> str:
+    return ", ".join(f"{p.name} {p.min:g}..{p.max:g}{(' ' + p.unit) if p.unit else ''}" for p in manifest.params) or "-"
+
+
+def styles_markdown(styles) -> str:
+    """The README's tables: effect styles (ESR) and timbre styles (sound distance, pitch following)."""
+    effects = [s.manifest for s in styles if s.manifest.category != "timbre"]
+    timbres = [s.manifest for s in styles if s.manifest.category == "timbre"]
+    lines = [
+        "| style | category | knobs | latency | ESR, held-out music and speech | ESR, test signals | architecture | description |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in effects:
+        esr, stress = m.provenance.get("esr", "-"), m.provenance.get("esr_test_signals", "-")
+        lines.append(
+            f"| {m.name} | {m.category} | {_knobs_text(m)} | {m.latency_samples} samples | {esr} | {stress} | "
+            f"{m.provenance.get('architecture', '-')} | {m.description} |"
+        )
+    if timbres:
+        lines += [
+            "",
+            "| timbre style | knobs (default transpose) | onset latency | MSS distance, held-out melodies (plain harmonic oscillator) | pitch error, median cents (spoken / sung) | weights |",
+            "|---|---|---|---|---|---|",
+        ]
+    for m in timbres:
+        p = m.provenance
+        cents = p.get("pitch_error_cents", {})
+        spoken = max((v for k, v in cents.items() if k.startswith("spoken")), default=float("nan"))
+        transpose = next((q.default for q in m.params if q.name == "transpose"), 0.0)
+        lines.append(
+            f"| {m.name} | {_knobs_text(m)} ({transpose:+g} st) | {m.latency_samples / m.sample_rate * 1000:.1f} ms | "
+            f"{p.get('mss_distance', '-')} ({p.get('mss_distance_harmonic_baseline', '-')}) | "
+            f"{spoken:.1f} / {cents.get('sung', float('nan')):.1f} | {p.get('weights', '-')} |"
+        )
+    return "\n".join(lines)
+
+
 def cmd_styles(args: argparse.Namespace) -> int:
     from realtime.catalog import discover
 
@@ -121,16 +158,7 @@ def cmd_styles(args: argparse.Namespace) -> int:
         print(json.dumps({"styles": rows, "refused": [{"path": str(r.path), "reason": r.reason} for r in refused]}, indent=2))
         return EXIT_OK
     if args.markdown:
-        print("| style | category | knobs | latency | ESR, held-out music and speech | ESR, test signals | architecture | description |")
-        print("|---|---|---|---|---|---|---|---|")
-        for s in styles:
-            m = s.manifest
-            knobs = ", ".join(f"{p.name} {p.min:g}..{p.max:g}{(' ' + p.unit) if p.unit else ''}" for p in m.params) or "-"
-            esr, stress = m.provenance.get("esr", "-"), m.provenance.get("esr_test_signals", "-")
-            print(
-                f"| {m.name} | {m.category} | {knobs} | {m.latency_samples} samples | {esr} | {stress} | "
-                f"{m.provenance.get('architecture', '-')} | {m.description} |"
-            )
+        print(styles_markdown(styles))
         return EXIT_OK
     header = ("name", "category", "rate", "latency", "params", "provenance")
     table = [header]

@@ -38,9 +38,14 @@ class ParamSpec:
     max: float
     default: float
     unit: str = ""
+    step: float | None = None  # a knob that moves in steps (semitones, for example); None: continuous
 
     def clamp(self, value: float) -> float:
-        return min(self.max, max(self.min, float(value)))
+        """The value the knob takes: within its range and, for a stepped knob, on a step."""
+        value = min(self.max, max(self.min, float(value)))
+        if self.step:
+            value = min(self.max, self.min + round((value - self.min) / self.step) * self.step)
+        return value
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class StyleManifest:
     params: tuple[ParamSpec, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
+    latency_probe: str = "impulse"  # how `validate` measures latency_samples: "impulse" or "onset"
 
     def param_index(self, name: str) -> int:
         for index, spec in enumerate(self.params):
@@ -77,10 +83,13 @@ class StyleManifest:
             "latency_samples": self.latency_samples,
             "params": [
                 {"name": p.name, "min": p.min, "max": p.max, "default": p.default, "unit": p.unit}
+                | ({"step": p.step} if p.step is not None else {})
                 for p in self.params
             ],
             "provenance": self.provenance,
         }
+        if self.latency_probe != "impulse":
+            body["latency_probe"] = self.latency_probe
         return json.dumps(body, sort_keys=False)
 
 
@@ -127,7 +136,12 @@ def _parse_param(raw: Any, index: int, source: str) -> ParamSpec:
     unit = raw.get("unit", "")
     if not isinstance(unit, str):
         raise _fail(source, f"param '{name}': unit must be a string")
-    return ParamSpec(name=name, min=low, max=high, default=default, unit=unit)
+    step = raw.get("step")
+    if step is not None:
+        step = _number(step, f"params[{index}].step", source)
+        if not 0 < step <= high - low:
+            raise _fail(source, f"param '{name}': step {step} must be above 0 and at most the range {high - low}")
+    return ParamSpec(name=name, min=low, max=high, default=default, unit=unit, step=step)
 
 
 def parse_manifest(text: str | None, source: str) -> StyleManifest:
@@ -169,4 +183,15 @@ def parse_manifest(text: str | None, source: str) -> StyleManifest:
         latency_samples=_int_field(raw, "latency_samples", source, 0),
         params=params,
         provenance=dict(raw["provenance"]),
+        latency_probe=_latency_probe(raw, source),
     )
+
+
+LATENCY_PROBES = ("impulse", "onset")
+
+
+def _latency_probe(raw: dict, source: str) -> str:
+    value = raw.get("latency_probe", "impulse")
+    if value not in LATENCY_PROBES:
+        raise _fail(source, f"'latency_probe' must be one of {', '.join(LATENCY_PROBES)}, got {value!r}")
+    return value

@@ -5,13 +5,17 @@
    to the style's block multiple) against one call on the whole signal.
 3. Its declared latency is true: an impulse at input frame n first changes the output at
    frame n + latency_samples (compared with the same run on silence, so a style that
-   adds its own noise is still measured).
+   adds its own noise is still measured). A style that makes new sound from its input's
+   features (a timbre style: ``latency_probe: "onset"``) is measured with a tone's onset
+   instead: the time from the input's RMS envelope reaching half its steady level to the
+   output's doing so, within ``ONSET_TOLERANCE_S``.
 4. Its cost: median time of one call on a 128-frame block (rounded up to the block
    multiple), as a fraction of that block's duration.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,6 +31,8 @@ STREAM_SECONDS = 0.5
 STREAM_TOLERANCE = 1e-5
 IMPULSE_AT = 4096
 IMPULSE_THRESHOLD = 1e-3  # of the response's peak
+ONSET_WINDOW_S = 0.005
+ONSET_TOLERANCE_S = 0.001
 COST_BLOCK = 128
 COST_CALLS = 300
 
@@ -68,7 +74,7 @@ def run_blocks(runner: StyleRunner, audio: np.ndarray, block: int) -> np.ndarray
 
 def check_streaming(runner: StyleRunner, sample_rate: int) -> Check:
     multiple = runner.block_multiple
-    frames = _round_up(int(STREAM_SECONDS * sample_rate), 4096 * multiple)
+    frames = _round_up(int(STREAM_SECONDS * sample_rate), math.lcm(4096, multiple))
     noise = np.random.default_rng(1234).uniform(-0.5, 0.5, (runner.channels, frames)).astype(np.float32)
     whole = run_blocks(runner, noise, frames)
     worst, where = 0.0, None
@@ -101,6 +107,47 @@ def measure_latency(runner: StyleRunner, declared: int) -> tuple[int | None, Che
     return measured, Check("declared latency", ok, f"impulse response starts at {measured} samples, declared {declared}")
 
 
+def _half_level_crossing(signal: np.ndarray, window: int, steady: slice) -> int | None:
+    power = np.convolve(signal.astype(np.float64) ** 2, np.ones(window) / window)[: len(signal)]
+    envelope = np.sqrt(power)
+    level = float(envelope[steady].mean())
+    if level <= 1e-6:
+        return None
+    return int(np.argmax(envelope >= 0.5 * level))
+
+
+def onset_delay(run, sample_rate: int, frequency_hz: float = 220.0, level: float = 0.3) -> int | None:
+    """Samples between a tone's onset at the input and at the output of ``run`` (a function
+    from a mono signal to a mono signal), each where its RMS envelope (``ONSET_WINDOW_S``)
+    first reaches half its steady level (0.2-0.4 s after the onset). None: no output."""
+    start = int(0.25 * sample_rate)
+    frames = start + int(0.6 * sample_rate)
+    frames += -frames % 4096
+    t = np.arange(frames - start) / sample_rate
+    tone = np.zeros(frames, np.float32)
+    tone[start:] = level * sum(np.sin(2 * np.pi * frequency_hz * k * t) / k for k in range(1, 6))
+    window = int(ONSET_WINDOW_S * sample_rate)
+    steady = slice(start + int(0.2 * sample_rate), start + int(0.4 * sample_rate))
+    heard = _half_level_crossing(np.asarray(run(tone)), window, steady)
+    if heard is None:
+        return None
+    return heard - _half_level_crossing(tone, window, steady)
+
+
+def measure_onset_latency(runner: StyleRunner, declared: int, sample_rate: int) -> tuple[int | None, Check]:
+    def run(mono: np.ndarray) -> np.ndarray:
+        audio = np.repeat(mono[None, :], runner.channels, axis=0)
+        return run_blocks(runner, audio, _round_up(256, runner.block_multiple)).mean(axis=0)
+
+    measured = onset_delay(run, sample_rate)
+    if measured is None:
+        return None, Check("declared latency", False, "no output for a tone; latency cannot be measured")
+    tolerance = int(ONSET_TOLERANCE_S * sample_rate)
+    ok = abs(measured - declared) <= tolerance
+    detail = f"tone onset reaches half level {measured} samples later, declared {declared} (tolerance {tolerance})"
+    return measured, Check("declared latency", ok, detail)
+
+
 def measure_cost(runner: StyleRunner, sample_rate: int) -> tuple[float, float]:
     block = _round_up(COST_BLOCK, runner.block_multiple)
     runner.reset()
@@ -129,7 +176,10 @@ def validate(path: str | os.PathLike[str]) -> ValidationReport:
         return report
     rate = style.manifest.sample_rate
     report.checks.append(check_streaming(runner, rate))
-    _, latency_check = measure_latency(runner, style.manifest.latency_samples)
+    if style.manifest.latency_probe == "onset":
+        _, latency_check = measure_onset_latency(runner, style.manifest.latency_samples, rate)
+    else:
+        _, latency_check = measure_latency(runner, style.manifest.latency_samples)
     report.checks.append(latency_check)
     report.cost_us_per_block, report.real_time_factor = measure_cost(runner, rate)
     return report

@@ -81,6 +81,21 @@ def test_manifest_bad_values(tmp_path):
     refused(identity_graph(tmp_path / "b.onnx", sb.manifest("b", block_multiple=0)), "'block_multiple'")
     bad_knob = [{"name": "k", "min": 1, "max": 0, "default": 0.5, "unit": ""}]
     refused(identity_graph(tmp_path / "c.onnx", sb.manifest("c", params=bad_knob)), "min 1.0 must be below max 0.0")
+    bad_step = [{"name": "k", "min": 0, "max": 1, "default": 0.5, "unit": "", "step": 2}]
+    refused(identity_graph(tmp_path / "d.onnx", sb.manifest("d", params=bad_step)), "step 2.0 must be above 0")
+    refused(identity_graph(tmp_path / "e.onnx", sb.manifest("e", latency_probe="sniff")), "'latency_probe' must be one of")
+
+
+def test_a_stepped_knob_lands_on_its_steps(tmp_path):
+    from realtime.manifest import ParamSpec
+
+    transpose = ParamSpec("transpose", -24.0, 24.0, 0.0, "st", step=1.0)
+    assert [transpose.clamp(v) for v in (3.4, 3.6, -30.0, 23.7)] == [3.0, 4.0, -24.0, 24.0]
+    from realtime.manifest import parse_manifest
+
+    body = sb.manifest("k", params=[{"name": "t", "min": -24, "max": 24, "default": 0, "unit": "st", "step": 1}])
+    parsed = parse_manifest(json.dumps(body), "k.onnx")
+    assert parsed.params[0].step == 1.0 and parse_manifest(parsed.to_json(), "again").params[0].step == 1.0
 
 
 def test_unknown_schema(tmp_path):

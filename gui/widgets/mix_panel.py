@@ -9,6 +9,11 @@ from PyQt6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushBu
 KNOB_STEPS = 200
 
 
+def _steps(spec) -> int:
+    """Slider positions for a knob: its own steps (a transpose in semitones), else KNOB_STEPS."""
+    return max(1, round((spec.max - spec.min) / spec.step)) if spec.step else KNOB_STEPS
+
+
 def _slider(low: int, high: int, value: int) -> QSlider:
     slider = QSlider(Qt.Orientation.Horizontal)
     slider.setRange(low, high)
@@ -87,7 +92,7 @@ class MixPanel(QWidget):
             self.knobs_layout.removeRow(0)
         self.knobs.clear()
         for spec in specs:
-            slider = _slider(0, KNOB_STEPS, 0)
+            slider = _slider(0, _steps(spec), 0)
             label = QLabel()
             row = QHBoxLayout()
             row.addWidget(slider, 1)
@@ -99,7 +104,7 @@ class MixPanel(QWidget):
         self.knobs_box.setVisible(bool(specs))
 
     def _knob_moved(self, spec, step: int) -> None:
-        value = spec.min + (spec.max - spec.min) * step / KNOB_STEPS
+        value = spec.min + (spec.max - spec.min) * step / _steps(spec)
         self.knobs[spec.name][1].setText(f"{value:.2f} {spec.unit}".strip())
         self.param_changed.emit(spec.name, value)
 
@@ -107,5 +112,5 @@ class MixPanel(QWidget):
         if name not in self.knobs:
             return
         slider, label, spec = self.knobs[name]
-        self._quiet(slider, slider.setValue, round((value - spec.min) / (spec.max - spec.min) * KNOB_STEPS))
+        self._quiet(slider, slider.setValue, round((value - spec.min) / (spec.max - spec.min) * _steps(spec)))
         label.setText(f"{value:.2f} {spec.unit}".strip())

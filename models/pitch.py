@@ -1,0 +1,108 @@
+"""Streaming pitch and loudness features for timbre styles, in PyTorch ops that export to ONNX.
+
+One feature frame every ``HOP`` = 128 input samples (2.67 ms at 48 kHz). The input is
+low-passed and decimated by 4 to 12 kHz; each frame's analysis window is the most recent
+``WINDOW`` decimated samples, so every feature only looks back (causal), and the state is
+just the recent past: the filter's last input samples and the decimated history.
+
+- f0: YIN (de Cheveigne and Kawahara 2002): the cumulative-mean-normalised difference
+  function over lags of 6..200 decimated samples (2 kHz..60 Hz), the first local minimum
+  under ``YIN_THRESHOLD`` (else the global minimum), refined by parabolic interpolation.
+- confidence: 1 - the normalised difference at that lag (1 = perfectly periodic). A floor
+  ``NOISE_FLOOR`` on the difference keeps silence aperiodic (confidence ~0).
+- loudness: RMS of the last 10.7 ms in dBFS.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+RATE = 48000
+HOP = 128
+DECIMATION = 4
+ANALYSIS_RATE = RATE // DECIMATION
+SUB_HOP = HOP // DECIMATION
+TAU_MIN, TAU_MAX = 6, 200
+WINDOW = 200
+HISTORY = WINDOW + TAU_MAX
+LOUDNESS_WINDOW = 128  # decimated samples: 10.7 ms
+YIN_THRESHOLD = 0.15
+NOISE_FLOOR = 1e-6  # per-sample squared difference (-60 dBFS): below it nothing is periodic
+FIR_TAPS = 48
+SILENCE_DB = -100.0
+
+
+def lowpass_taps(taps: int = FIR_TAPS, cutoff_hz: float = 5000.0) -> np.ndarray:
+    """Hann-windowed sinc, unit gain at DC."""
+    n = np.arange(taps) - (taps - 1) / 2
+    h = np.sinc(2 * cutoff_hz / RATE * n) * np.hanning(taps + 2)[1:-1]
+    return (h / h.sum()).astype(np.float32)
+
+
+class PitchLoudness(nn.Module):
+    """``step(audio [B, T], fir_state [B, 47], history [B, 400])`` with T a multiple of HOP
+    -> (f0_hz [B, n], confidence [B, n], loudness_db [B, n], fir_state, history), n = T / HOP."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("taps", torch.from_numpy(lowpass_taps()).flip(0)[None, None, :], persistent=False)
+        lags = torch.arange(TAU_MAX + 1)
+        self.register_buffer("lags", lags, persistent=False)
+        self.register_buffer("offsets", torch.arange(WINDOW)[None, :] - lags[:, None] - WINDOW, persistent=False)
+
+    @staticmethod
+    def initial_state(batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.zeros(batch, FIR_TAPS - 1), torch.zeros(batch, HISTORY)
+
+    def step(self, audio: torch.Tensor, fir_state: torch.Tensor, history: torch.Tensor):
+        joined = torch.cat([fir_state, audio], dim=1)
+        decimated = nn.functional.conv1d(joined[:, None, :], self.taps, stride=DECIMATION)[:, 0, :]
+        fir_state = joined[:, joined.shape[1] - (FIR_TAPS - 1) :]
+        buffer = torch.cat([history, decimated], dim=1)  # [B, HISTORY + T/4]
+        history = buffer[:, buffer.shape[1] - HISTORY :]
+        frames = decimated.shape[1] // SUB_HOP
+        ends = HISTORY + SUB_HOP * torch.arange(1, frames + 1, device=audio.device)  # exclusive end per frame
+        index = ends[:, None, None] + self.offsets[None]  # [n, lags, WINDOW]: buffer[end - WINDOW - lag + j]
+        lagged = buffer[:, index]  # [B, n, lags, WINDOW]
+        current = lagged[:, :, :1, :]
+        difference = ((current - lagged) ** 2).sum(dim=3) + NOISE_FLOOR * WINDOW  # [B, n, lags]
+        normalised = self._cmnd(difference)
+        tau, dip = self._pick(normalised)
+        f0 = ANALYSIS_RATE / tau
+        confidence = (1.0 - dip).clamp(0.0, 1.0)
+        recent = current[:, :, 0, WINDOW - LOUDNESS_WINDOW :]
+        loudness = 10.0 * torch.log10((recent**2).mean(dim=2) + 1e-10)
+        return f0, confidence, loudness.clamp(min=SILENCE_DB), fir_state, history
+
+    def _cmnd(self, difference: torch.Tensor) -> torch.Tensor:
+        lags = self.lags.to(difference.dtype)
+        shifted = difference[:, :, 1:]
+        running = torch.cumsum(shifted, dim=2) / lags[1:]
+        return torch.cat([torch.ones_like(difference[:, :, :1]), shifted / running], dim=2)
+
+    def _pick(self, normalised: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        inner = normalised[:, :, TAU_MIN : TAU_MAX]  # lags with both neighbours
+        left = normalised[:, :, TAU_MIN - 1 : TAU_MAX - 1]
+        right = normalised[:, :, TAU_MIN + 1 : TAU_MAX + 1]
+        candidate = ((inner <= left) & (inner <= right) & (inner < YIN_THRESHOLD)).to(inner.dtype)
+        first = torch.argmax(candidate, dim=2)  # the first candidate (argmax returns the first maximum)
+        best = torch.argmin(inner, dim=2)
+        chosen = torch.where(candidate.amax(dim=2) > 0, first, best)[..., None]
+        at = inner.gather(2, chosen)
+        before = left.gather(2, chosen)
+        after = right.gather(2, chosen)
+        curvature = before - 2 * at + after
+        shift = torch.where(curvature > 1e-6, 0.5 * (before - after) / curvature.clamp(min=1e-6), torch.zeros_like(at))
+        tau = (chosen.to(inner.dtype) + TAU_MIN + shift.clamp(-0.5, 0.5))[..., 0]
+        return tau, at[..., 0]
+
+    def forward(self, audio: torch.Tensor, chunk: int = 64 * HOP):
+        """Features of a whole signal [B, T] from zero state, computed in chunks."""
+        fir_state, history = self.initial_state(audio.shape[0])
+        parts = []
+        for start in range(0, audio.shape[1], chunk):
+            *features, fir_state, history = self.step(audio[:, start : start + chunk], fir_state, history)
+            parts.append(features)
+        return tuple(torch.cat([p[k] for p in parts], dim=1) for k in range(3))
