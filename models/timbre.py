@@ -20,6 +20,7 @@ import math
 import torch
 from torch import nn
 
+from models.arch import stream
 from models.pitch import HOP, PitchLoudness
 from models.synth import HarmonicNoiseSynth
 
@@ -120,12 +121,8 @@ class TimbreModel(nn.Module):
         return (out[:, None, :], fir, history, held, gates, recurrent, *synth_state)
 
     def forward(self, audio: torch.Tensor, params: torch.Tensor, chunk: int = 64 * HOP) -> torch.Tensor:
-        state = self.initial_state(audio.shape[0])
-        outputs = []
-        for start in range(0, audio.shape[2], chunk):
-            out, *state = self.step(audio[:, :, start : start + chunk], params, *state)
-            outputs.append(out)
-        return torch.cat(outputs, dim=2)
+        """The streaming path over a whole signal from zero state, ``chunk`` samples a call."""
+        return stream(self, audio, params, chunk)
 
     def render_features(self, f0_hz, confidence, loudness_db, params) -> torch.Tensor:
         """Training path: audio [B, n * HOP] from precomputed features [B, n], zero state."""

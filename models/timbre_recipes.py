@@ -22,7 +22,7 @@ from models.export import export_style, load_checkpoint, save_checkpoint
 from models.pitch import HOP, RATE
 from models.timbre import ARCH, PARAMS, TimbreModel
 from models.timbre_train import (
-    Progress, Recording, TimbreConfig, analyse, onset_latency, pitch_error_cents, render, sound_distance, train_timbre,
+    Progress, TimbreConfig, analyse, onset_latency, pitch_error_cents, render, sound_distance, train_timbre,
 )
 from models.train import plot_history
 from realtime.errors import ConfigError

@@ -17,8 +17,6 @@ Measurements (``evaluate``):
 
 from __future__ import annotations
 
-import copy
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,7 +25,7 @@ import torch
 
 from models.pitch import HOP, RATE
 from models.timbre import TimbreModel, ramp_between, VOICED_CONFIDENCE
-from models.train import History
+from models.train import History, optimise
 from realtime.errors import ConfigError
 
 FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
@@ -147,35 +145,14 @@ def train_timbre(
     if not any(r.frames() > config.segment_frames for r in train_set):
         seconds = config.segment_frames * HOP / RATE
         raise ConfigError(f"not enough audio to train on: need recordings longer than {seconds / (1 - config.val_fraction):.1f} s")
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate, total_steps=config.steps, pct_start=max(0.05, 3 / config.steps))
     params = torch.zeros(config.batch, model.num_params)
-    history = History()
-    best_state = copy.deepcopy(model.state_dict())
-    started = time.monotonic()
-    for step in range(1, config.steps + 1):
-        model.train()
+
+    def segment_loss() -> torch.Tensor:
         f0, confidence, loudness, audio = _batch(train_set, config, rng)
-        loss = mss_loss(model.render_features(f0, confidence, loudness, params), audio)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        history.steps.append(step)
-        history.loss.append(float(loss.detach()))
-        if val_set and (step % config.validate_every == 0 or step == config.steps):
-            value = validation_distance(model, val_set)
-            history.val_steps.append(step)
-            history.val_esr.append(value)  # the validation metric: here the MSS distance
-            if value < history.best_val_esr:
-                history.best_val_esr = value
-                best_state = copy.deepcopy(model.state_dict())
-        if progress:
-            progress(step, config.steps, history.loss[-1], history.best_val_esr)
-    model.load_state_dict(best_state)
-    model.eval()
-    history.seconds = time.monotonic() - started
+        return mss_loss(model.render_features(f0, confidence, loudness, params), audio)
+
+    validation = (lambda: validation_distance(model, val_set)) if val_set else None
+    history = optimise(model, config.steps, config.learning_rate, segment_loss, validation, config.validate_every, progress)
     return history, val_set
 
 

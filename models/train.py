@@ -44,7 +44,7 @@ class History:
     steps: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     val_steps: list[int] = field(default_factory=list)
-    val_esr: list[float] = field(default_factory=list)
+    val_esr: list[float] = field(default_factory=list)  # the validation metric (ESR, or another lower-is-better score)
     best_val_esr: float = math.inf
     seconds: float = 0.0
 
@@ -102,20 +102,40 @@ def train(
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.learning_rate, total_steps=config.steps, pct_start=0.05
-    )
-    history = History()
-    best_state = copy.deepcopy(model.state_dict())
-    started = time.monotonic()
-    for step in range(1, config.steps + 1):
-        model.train()
+
+    def segment_loss() -> torch.Tensor:
         dry, wet, params = _batch(train_set, config, rng)
         out = model(dry, params)
         scored = slice(config.warmup, None)
         error = ((out[..., scored] - wet[..., scored]) ** 2).sum()
-        loss = error / (wet[..., scored] ** 2).sum().clamp_min(1e-8)
+        return error / (wet[..., scored] ** 2).sum().clamp_min(1e-8)
+
+    return optimise(model, config.steps, config.learning_rate, segment_loss,
+                    lambda: evaluate_esr(model, val_set), config.validate_every, progress)
+
+
+def optimise(
+    model: nn.Module,
+    steps: int,
+    learning_rate: float,
+    batch_loss: Callable[[], torch.Tensor],
+    validation: Callable[[], float] | None,
+    validate_every: int,
+    progress: Progress | None = None,
+) -> History:
+    """Adam with a one-cycle schedule over ``steps`` calls of ``batch_loss``; every
+    ``validate_every`` steps (and at the end) ``validation`` scores the model, and at the end
+    the model holds the weights with the best score (lower is better)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=learning_rate, total_steps=steps, pct_start=max(0.05, 3 / steps)
+    )
+    history = History()
+    best_state = copy.deepcopy(model.state_dict())
+    started = time.monotonic()
+    for step in range(1, steps + 1):
+        model.train()
+        loss = batch_loss()
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -123,15 +143,16 @@ def train(
         schedule.step()
         history.steps.append(step)
         history.loss.append(float(loss.detach()))
-        if step % config.validate_every == 0 or step == config.steps:
-            value = evaluate_esr(model, val_set)
+        if validation is not None and (step % validate_every == 0 or step == steps):
+            model.eval()
+            value = validation()
             history.val_steps.append(step)
             history.val_esr.append(value)
             if value < history.best_val_esr:
                 history.best_val_esr = value
                 best_state = copy.deepcopy(model.state_dict())
         if progress:
-            progress(step, config.steps, history.loss[-1], history.best_val_esr)
+            progress(step, steps, history.loss[-1], history.best_val_esr)
     model.load_state_dict(best_state)
     model.eval()
     history.seconds = time.monotonic() - started
