@@ -50,7 +50,7 @@ class PitchLoudness(nn.Module):
         self.register_buffer("taps", torch.from_numpy(lowpass_taps()).flip(0)[None, None, :], persistent=False)
         lags = torch.arange(TAU_MAX + 1)
         self.register_buffer("lags", lags, persistent=False)
-        self.register_buffer("offsets", torch.arange(WINDOW)[None, :] - lags[:, None] - WINDOW, persistent=False)
+        self.register_buffer("positions", torch.arange(HISTORY), persistent=False)
 
     @staticmethod
     def initial_state(batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,17 +64,36 @@ class PitchLoudness(nn.Module):
         history = buffer[:, buffer.shape[1] - HISTORY :]
         frames = decimated.shape[1] // SUB_HOP
         ends = HISTORY + SUB_HOP * torch.arange(1, frames + 1, device=audio.device)  # exclusive end per frame
-        index = ends[:, None, None] + self.offsets[None]  # [n, lags, WINDOW]: buffer[end - WINDOW - lag + j]
-        lagged = buffer[:, index]  # [B, n, lags, WINDOW]
-        current = lagged[:, :, :1, :]
-        difference = ((current - lagged) ** 2).sum(dim=3) + NOISE_FLOOR * WINDOW  # [B, n, lags]
+        segment = buffer[:, ends[:, None] - HISTORY + self.positions]  # [B, n, HISTORY]: each frame's recent past
+        current = segment[:, :, HISTORY - WINDOW :]  # the analysis window, [B, n, WINDOW]
+        difference = self._difference(segment, current) + NOISE_FLOOR * WINDOW  # [B, n, lags]
         normalised = self._cmnd(difference)
         tau, dip = self._pick(normalised)
         f0 = ANALYSIS_RATE / tau
         confidence = (1.0 - dip).clamp(0.0, 1.0)
-        recent = current[:, :, 0, WINDOW - LOUDNESS_WINDOW :]
+        recent = current[:, :, WINDOW - LOUDNESS_WINDOW :]
         loudness = 10.0 * torch.log10((recent**2).mean(dim=2) + 1e-10)
         return f0, confidence, loudness.clamp(min=SILENCE_DB), fir_state, history
+
+    @staticmethod
+    def _difference(segment: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """YIN's d(lag) = sum_j (x[j] - x[j - lag])^2 over the window, for lags 0..TAU_MAX, as
+        energy(window) + energy(lagged window) - 2 * their correlation. The lagged windows are
+        the rows of a Hankel matrix of the segment, made by tiling the segment and reshaping
+        (one copy) instead of gathering every element: rows[k, j] = segment[k + j]. In float64:
+        the energy form subtracts large numbers, and float32 would let PyTorch and ONNX Runtime
+        disagree on close minima."""
+        segment, current = segment.to(torch.float64), current.to(torch.float64)
+        lags = TAU_MAX + 1
+        batch, frames = segment.shape[0], segment.shape[1]
+        tiled = segment.repeat(1, 1, lags + 1)[:, :, : lags * (HISTORY + 1)]
+        rows = tiled.reshape(batch, frames, lags, HISTORY + 1)[:, :, :, :WINDOW]  # row k = lag TAU_MAX - k
+        correlation = torch.matmul(rows, current[..., None])[..., 0]  # [B, n, lags]
+        squares = torch.cumsum(torch.cat([torch.zeros_like(segment[:, :, :1]), segment**2], dim=2), dim=2)
+        lagged_energy = squares[:, :, WINDOW : WINDOW + lags] - squares[:, :, :lags]
+        window_energy = lagged_energy[:, :, -1:]
+        difference = (window_energy + lagged_energy - 2.0 * correlation).clamp(min=0.0)
+        return torch.flip(difference, dims=[2]).to(torch.float32)  # index = lag
 
     def _cmnd(self, difference: torch.Tensor) -> torch.Tensor:
         lags = self.lags.to(difference.dtype)

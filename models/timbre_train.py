@@ -179,22 +179,25 @@ def sound_distance(model: TimbreModel, recordings: Sequence[Recording]) -> dict:
     return {"style_mss": float(np.mean(style)), "baseline_mss": float(np.mean(baseline)), "seconds": round(seconds, 1)}
 
 
-def pyin_f0(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pyin_f0(audio: np.ndarray, resolution: float = PYIN_RESOLUTION, range_hz=(55.0, 2000.0)) -> tuple[np.ndarray, np.ndarray]:
     import librosa
 
     f0, voiced, _ = librosa.pyin(
-        audio.astype(np.float64), fmin=55.0, fmax=2000.0, sr=RATE, frame_length=4096, hop_length=256, resolution=PYIN_RESOLUTION
+        audio.astype(np.float64), fmin=range_hz[0], fmax=range_hz[1], sr=RATE, frame_length=4096, hop_length=256,
+        resolution=resolution,
     )
     return f0, voiced
 
 
-def pitch_error_cents(source: np.ndarray, output: np.ndarray, transpose_st: float, latency_samples: int) -> dict:
+def pitch_error_cents(source: np.ndarray, output: np.ndarray, transpose_st: float, latency_samples: int,
+                      resolution: float = PYIN_RESOLUTION, range_hz=(55.0, 2000.0)) -> dict:
     """Median |cents| between the output's f0 and the source's f0 (transposed), on frames that
-    pyin calls voiced in both, the output shifted back by the declared latency."""
+    pyin calls voiced in both, the output shifted back by the declared latency. (A coarser
+    ``resolution`` and a narrower ``range_hz`` make pyin faster, for tests.)"""
     output = output[latency_samples:]
     length = min(len(source), len(output))
-    f0_in, voiced_in = pyin_f0(source[:length])
-    f0_out, voiced_out = pyin_f0(output[:length])
+    f0_in, voiced_in = pyin_f0(source[:length], resolution, range_hz)
+    f0_out, voiced_out = pyin_f0(output[:length], resolution, range_hz)
     both = voiced_in & voiced_out & np.isfinite(f0_in) & np.isfinite(f0_out)
     cents = 1200 * np.log2(f0_out[both] / (f0_in[both] * 2 ** (transpose_st / 12)))
     return {
