@@ -116,7 +116,7 @@ def register(subparsers) -> None:
     timbre = sub.add_parser("timbre", help="an instrument style (timbre transfer) from monophonic recordings of it")
     timbre.add_argument("--target", required=True, help="a folder of recordings of the instrument (wav, flac, ogg, aiff)")
     timbre.add_argument("--name", required=True)
-    timbre.add_argument("--steps", type=int, default=1200, help="training steps (default 1200, ~8 min on 2 cores)")
+    timbre.add_argument("--steps", type=int, default=1200, help="training steps (default 1200, about 6 min on 2 cores)")
     timbre.add_argument("--transpose", type=float, default=0.0, help="the style's default transpose in semitones")
     timbre.add_argument("--out", default=".", help="folder for NAME.onnx, NAME.pt and the report (default .)")
     timbre.add_argument("--overwrite", action="store_true")
