@@ -80,6 +80,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             if done >= total:
                 sys.stderr.write("\n")
 
+    _note_adjusted_knobs(style, dict(args.param))
     result = render_file(
         args.input,
         args.output,
@@ -97,6 +98,18 @@ def cmd_render(args: argparse.Namespace) -> int:
         f"with '{result.style}', latency {result.latency_frames} frames compensated"
     )
     return EXIT_OK
+
+
+def _note_adjusted_knobs(style, params: dict[str, float]) -> None:
+    """Say so when a --param value is outside its knob's range or between its steps (the
+    style gets the nearest value it takes); an unknown knob name is left to the loader."""
+    for spec in style.manifest.params:
+        if spec.name in params and spec.clamp(params[spec.name]) != params[spec.name]:
+            given, used = params[spec.name], spec.clamp(params[spec.name])
+            unit = f" {spec.unit}" if spec.unit else ""
+            print(f"stylerack: note: {spec.name}={given:g} is not a value '{style.name}' takes "
+                  f"({spec.min:g}..{spec.max:g}{unit}{f', steps of {spec.step:g}' if spec.step else ''}); using {used:g}",
+                  file=sys.stderr)
 
 
 def _knobs_text(manifest) -> str:
@@ -227,6 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         provider=args.provider,
     )
     host = LiveHost(settings)
+    _note_adjusted_knobs(style, dict(args.param))
     host.engine.load(style, dict(args.param))
     host.engine.set_mix(args.mix)
     muted = not args.allow_feedback and looks_like_feedback(host.devices.input_name, host.devices.output_name)

@@ -141,6 +141,21 @@ def test_switching_mixing_and_bypass_while_running_do_not_click(server, tester, 
     assert np.abs(np.diff(steady)).max() <= own_step * 1.05
 
 
+def test_a_timbre_style_plays_live_with_its_declared_onset_latency(server, tester, tmp_path):
+    from realtime.catalog import shipped_styles_dir
+    from realtime.validate import ONSET_TOLERANCE_S, onset_delay
+
+    host = HostProcess(server, tmp_path / "stats.json", "--style", str(shipped_styles_dir() / "violin.onnx"), "--block", "0")
+    tester.connect_host()
+    recorded = []
+    measured = onset_delay(lambda tone: recorded.append(tester.play_and_record(tone)) or recorded[-1], RATE)
+    stats = host.finish()
+    assert np.isfinite(recorded[0]).all() and np.abs(recorded[0]).max() > 0.05  # it plays (xruns: the 30 s test)
+    # the device's periods plus the style's declared onset latency (and nothing else at a 128 block)
+    assert stats["total_latency_samples"] == stats["device_latency_samples"] + stats["algorithmic_latency_samples"]
+    assert abs(measured - stats["total_latency_samples"]) <= ONSET_TOLERANCE_S * RATE, (measured, stats["total_latency_samples"])
+
+
 def test_a_server_that_dies_is_reported_and_the_host_exits_cleanly(styles_dir, tmp_path):
     doomed = JackServer(f"stylerack-unplug-{os.getpid()}")
     try:

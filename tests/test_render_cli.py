@@ -58,6 +58,17 @@ def test_render_with_mix_and_knob(styles_dir, tmp_path):
     assert np.abs(data - expected).max() < 1e-4  # 24-bit input kept as 24-bit output
 
 
+def test_a_knob_value_out_of_range_is_used_at_its_limit_and_said(styles_dir, tmp_path, capsys):
+    path = tmp_path / "mono.wav"
+    sf.write(path, noise(4800, level=0.01), 48000, subtype="FLOAT")
+    out = tmp_path / "loud.wav"
+    assert main(["render", str(path), str(out), "--style", str(styles_dir / "gain.onnx"), "--param", "gain=40"]) == 0
+    assert "gain=40 is not a value 'gain' takes (-24..24 dB); using 24" in capsys.readouterr().err
+    source, _ = sf.read(path, dtype="float32")
+    data, _ = sf.read(out, dtype="float32")
+    assert np.abs(data - source * 10 ** (24 / 20)).max() < 1e-4
+
+
 def test_render_resamples_a_file_at_another_rate(styles_dir, tmp_path):
     rate = 44100
     t = np.arange(rate) / rate
