@@ -66,6 +66,16 @@ class ExportReport:
     cost_us_per_block: float
     real_time_factor: float
 
+    def numbers(self) -> dict:
+        """The checks' numbers, under the key names the training reports use."""
+        return {
+            "torch_vs_onnx_max_abs": self.torch_vs_onnx_max_abs,
+            "stream_vs_call_max_abs": self.stream_vs_call_max_abs,
+            "size_bytes": self.size_bytes,
+            "cost_us_per_128_block": self.cost_us_per_block,
+            "real_time_factor": self.real_time_factor,
+        }
+
 
 def save_checkpoint(model: nn.Module, manifest: dict, path: Path) -> None:
     payload = {

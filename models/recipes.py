@@ -230,11 +230,7 @@ def make_style(
         "best_val_esr": best_val,
         "steps": config.steps,
         "training_seconds": seconds,
-        "torch_vs_onnx_max_abs": export.torch_vs_onnx_max_abs,
-        "stream_vs_call_max_abs": export.stream_vs_call_max_abs,
-        "size_bytes": export.size_bytes,
-        "cost_us_per_128_block": export.cost_us_per_block,
-        "real_time_factor": export.real_time_factor,
+        **export.numbers(),
     }
     (CHECKPOINTS_DIR / f"{recipe.name}.report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -77,11 +77,7 @@ def _finish(model: TimbreModel, manifest: dict, history, out_dir: Path, style_pa
         **extra,
         "latency_samples": manifest["latency_samples"],
         "latency_ms": round(manifest["latency_samples"] / RATE * 1000, 2),
-        "torch_vs_onnx_max_abs": export.torch_vs_onnx_max_abs,
-        "stream_vs_call_max_abs": export.stream_vs_call_max_abs,
-        "size_bytes": export.size_bytes,
-        "cost_us_per_128_block": export.cost_us_per_block,
-        "real_time_factor": export.real_time_factor,
+        **export.numbers(),
     }
     (out_dir / f"{name}.report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
