@@ -75,15 +75,18 @@ class SafetyLimiter:
     def __init__(self, channels: int, max_frames: int) -> None:
         self._magnitude = np.zeros((channels, max_frames), np.float32)
         self._mask = np.zeros((channels, max_frames), bool)
+        self.peak = 0.0  # the last processed block's peak, after limiting
 
     def process(self, block: np.ndarray) -> int:
-        """Limit ``block: [channels, n]`` in place; returns how many samples were non-finite."""
+        """Limit ``block: [channels, n]`` in place; returns how many samples were non-finite.
+        ``peak`` is then the block's peak (the output meter reads it instead of measuring again)."""
         channels, frames = block.shape
         mask = self._mask[:channels, :frames]
         magnitude = self._magnitude[:channels, :frames]
         non_finite = sanitize(block, mask)
         np.abs(block, out=magnitude)
-        if float(magnitude.max(initial=0.0)) <= LIMITER_KNEE:
+        self.peak = float(magnitude.max(initial=0.0))
+        if self.peak <= LIMITER_KNEE:
             return non_finite
         np.greater(magnitude, LIMITER_KNEE, out=mask)
         headroom = LIMITER_CEILING - LIMITER_KNEE
@@ -95,6 +98,7 @@ class SafetyLimiter:
         np.copysign(magnitude, block, out=magnitude)
         np.copyto(block, magnitude, where=mask)
         np.clip(block, -LIMITER_CEILING, LIMITER_CEILING, out=block)
+        self.peak = max(float(block.max()), -float(block.min()))
         return non_finite
 
 

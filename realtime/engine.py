@@ -19,7 +19,7 @@ import numpy as np
 from realtime.dsp import SafetyLimiter, SmoothedValue, map_channels, sanitize
 from realtime.errors import ConfigError
 from realtime.ring import DelayLine
-from realtime.stats import EngineStats, block_levels
+from realtime.stats import EngineStats, block_levels, block_rms
 from realtime.strip import MAX_STYLE_CHANNELS, Latency, Strip, prepare_strip
 from realtime.worker import StyleWorker
 
@@ -173,7 +173,8 @@ class Engine:
 
     def non_finite_resets(self) -> int:
         """Style state resets after NaN/Inf, over every style this engine has played."""
-        live = sum(s.runner.non_finite_resets for s in (self._current, self._incoming) if s is not None)
+        strips = (self._current, self._incoming, self._retired)  # a retired strip counts until collect() adds it up
+        live = sum(s.runner.non_finite_resets for s in strips if s is not None)
         return self.stats.retired_non_finite_resets + live
 
     @property
@@ -253,7 +254,7 @@ class Engine:
             self._crossfade(incoming, out, wet_amount, frames)
         out *= self._output_gain.ramp(frames)
         stats.non_finite_outputs += self._limiter.process(out)
-        stats.output_peak, stats.output_rms = block_levels(out)
+        stats.output_peak, stats.output_rms = self._limiter.peak, block_rms(out)
         tap = self.tap
         if tap is not None:
             if tap.free() >= frames:

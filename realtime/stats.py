@@ -16,11 +16,17 @@ def block_levels(block: np.ndarray) -> tuple[float, float]:
     """(peak, RMS) of ``block: [channels, n]`` over all channels, without temporaries."""
     if block.shape[1] == 0:
         return 0.0, 0.0
-    peak = max(float(block.max()), -float(block.min()))
+    return max(float(block.max()), -float(block.min())), block_rms(block)
+
+
+def block_rms(block: np.ndarray) -> float:
+    """RMS of ``block: [channels, n]`` over all channels, without temporaries."""
+    if block.size == 0:
+        return 0.0
     energy = 0.0
     for channel in block:
         energy += float(np.dot(channel, channel))
-    return peak, (energy / block.size) ** 0.5
+    return (energy / block.size) ** 0.5
 
 
 class EngineStats:
