@@ -48,11 +48,21 @@ def settings_path() -> Path:
     return Path(platformdirs.user_config_dir("stylerack", appauthor=False)) / "window.ini"
 
 
+def matching_styles(styles: list[Style], text: str = "", category: str | None = None) -> list[Style]:
+    """The styles whose name or description contains ``text``, in ``category`` if given."""
+    text = text.lower().strip()
+    return [
+        s
+        for s in styles
+        if (not category or s.manifest.category == category)
+        and (not text or text in s.name.lower() or text in s.manifest.description.lower())
+    ]
+
+
 class Controller:
     def __init__(self, styles_dirs: list[str] | None = None, host_factory=LiveHost) -> None:
         self.styles_dirs = list(styles_dirs or [])
         self.styles: list[Style] = []
-        self.refused: list = []
         self.performance = Performance()
         self.settings = LiveSettings()
         self.demo_input = True
@@ -74,20 +84,11 @@ class Controller:
     # ---- styles ------------------------------------------------------------------------
 
     def refresh_styles(self) -> None:
-        self.styles, self.refused = discover(self.styles_dirs)
+        self.styles, _ = discover(self.styles_dirs)
         self._emit("styles", self.styles)
 
     def categories(self) -> list[str]:
         return sorted({s.manifest.category for s in self.styles})
-
-    def filtered_styles(self, text: str = "", category: str | None = None) -> list[Style]:
-        text = text.lower().strip()
-        return [
-            s
-            for s in self.styles
-            if (not category or s.manifest.category == category)
-            and (not text or text in s.name.lower() or text in s.manifest.description.lower())
-        ]
 
     def style_named(self, name: str) -> Style | None:
         return next((s for s in self.styles if s.name == name), None)
@@ -203,12 +204,11 @@ class Controller:
             style = self.current_style() or _load(self.performance.style)
             host.engine.load(style, self.performance.params)
             self._apply_performance(host)
-            host.engine.jump_to_targets()
             host.set_demo_input(self.demo_input)
             risky = looks_like_feedback(host.devices.input_name, host.devices.output_name)
             if risky:
                 host.engine.set_output_gain_db(float("-inf"))  # muted until the performer confirms
-                host.engine.jump_to_targets()
+            host.engine.jump_to_targets()
             host.start()
         except StyleRackError as exc:
             self._emit("error", str(exc))

@@ -54,9 +54,9 @@ def _check_level(path: Path, audio: np.ndarray) -> None:
         raise CaptureError(f"{path}: is clipped ({clipped} samples at full scale); record it again with less gain")
 
 
-def find_delay(dry: np.ndarray, wet: np.ndarray, max_lag: int) -> int:
+def find_delay(dry: np.ndarray, wet: np.ndarray) -> int:
     """Lag (samples) by which ``wet`` follows ``dry``, from the cross-correlation peak over all
-    lags; may be larger than ``max_lag`` (the caller refuses that)."""
+    lags (the caller refuses one that is too large)."""
     size = 1 << int(np.ceil(np.log2(len(dry) + len(wet))))
     spectrum = np.fft.rfft(wet, size) * np.conj(np.fft.rfft(dry, size))
     correlation = np.fft.irfft(spectrum, size)
@@ -76,7 +76,7 @@ def check_pair(dry_path: Path, wet_path: Path) -> Pair:
     _check_level(Path(dry_path), dry)
     _check_level(Path(wet_path), wet)
     max_lag = int(MAX_DELAY_SECONDS * dry_rate)
-    lag = find_delay(dry, wet, max_lag)
+    lag = find_delay(dry, wet)
     if abs(lag) > max_lag:
         raise CaptureError(
             f"{wet_path}: is {lag / dry_rate * 1000:+.0f} ms out of step with {dry_path} "

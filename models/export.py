@@ -4,7 +4,7 @@ Checks (all must pass, or nothing is written):
   1. PyTorch ``forward`` vs ONNX Runtime, one call on the same input: max |diff| <= 1e-4;
   2. ONNX streamed in blocks of 1, 64, 441 and 4096 (rounded up to the block multiple) vs
      one call: max |diff| <= 1e-5;
-  3. ``stylerack validate`` (format, streaming, impulse latency).
+  3. ``stylerack validate`` (format, streaming, declared latency by impulse or tone onset).
 Checkpoints are small ``.pt`` files: architecture name, knob count, weights and manifest.
 """
 

@@ -100,7 +100,7 @@ def write_melody_midi(path: Path, program: int, seed: int, seconds: float) -> No
     midi.save(str(path))
 
 
-def _read_mono(path: Path) -> np.ndarray:
+def read_mono(path: Path) -> np.ndarray:
     audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     mono = audio.mean(axis=1)
     if rate != RATE:
@@ -116,14 +116,14 @@ def render_instrument(program: int, seed: int, seconds: float, work: Path) -> np
         [fluidsynth, "-ni", "-q", "-g", "0.8", "-r", str(RATE), "-F", str(wav), soundfont(), str(midi)],
         check=True, capture_output=True,
     )
-    return _read_mono(wav)
+    return read_mono(wav)
 
 
 def speak(voice: str, text: str, work: Path, index: int) -> np.ndarray:
     espeak = _require("espeak-ng")
     wav = work / f"speech{index}.wav"
     subprocess.run([espeak, "-v", voice, "-s", "150", "-w", str(wav), text], check=True, capture_output=True)
-    return _read_mono(wav)
+    return read_mono(wav)
 
 
 def test_signals(seed: int, seconds: float = 6.0) -> list[np.ndarray]:

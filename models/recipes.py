@@ -171,24 +171,21 @@ def make_style(
     if name not in RECIPES:
         raise KeyError(f"unknown recipe '{name}' (recipes: {', '.join(RECIPES)})")
     recipe = RECIPES[name]
-    train_dry = material.build("train", data_dir)
-    eval_dry = material.build("eval", data_dir)
-    fit, val = interleaved_split(_examples(recipe, train_dry, recipe.train_knobs))
-    eval_set = _examples(recipe, eval_dry, recipe.eval_knobs)
-
+    eval_set = _examples(recipe, material.build("eval", data_dir), recipe.eval_knobs)
     stress_set = _examples(recipe, material.build("eval", data_dir, test_signals_only=True), recipe.eval_knobs)
-    config = TrainConfig(steps=steps or recipe.steps, segment=4096, warmup=2048, batch=16, validate_every=200)
     checkpoint = CHECKPOINTS_DIR / f"{recipe.name}.pt"
     if evaluate_only:
         model, saved = load_checkpoint(checkpoint)
         history = None
-        config = TrainConfig(steps=saved["provenance"]["training_steps"])
+        steps, seconds = saved["provenance"]["training_steps"], saved["provenance"]["training_seconds"]
     else:
+        fit, val = interleaved_split(_examples(recipe, material.build("train", data_dir), recipe.train_knobs))
+        config = TrainConfig(steps=steps or recipe.steps, segment=4096, warmup=2048, batch=16, validate_every=200)
         model = build(recipe.arch, 1 if recipe.knob else 0)
         history = train(model, fit, val, config, progress)
+        steps, seconds = config.steps, history.seconds
     eval_esr = evaluate_esr(model, eval_set)
     stress_esr = evaluate_esr(model, stress_set)
-    seconds = history.seconds if history else saved["provenance"]["training_seconds"]
     manifest = {
         "schema": 1,
         "name": recipe.name,
@@ -210,7 +207,7 @@ def make_style(
             "esr": round(eval_esr, 5),
             "esr_test_signals": round(stress_esr, 5),
             "esr_test_signals_note": "eval-seed sweep, noise bursts, chord and transients: a stress test",
-            "training_steps": config.steps,
+            "training_steps": steps,
             "training_seconds": round(seconds, 1),
             "date": datetime.date.today().isoformat(),
             "recipe": f"stylerack train recipe {recipe.name}",
@@ -228,7 +225,7 @@ def make_style(
         "eval_esr": eval_esr,
         "test_signals_esr": stress_esr,
         "best_val_esr": best_val,
-        "steps": config.steps,
+        "steps": steps,
         "training_seconds": seconds,
         **export.numbers(),
     }

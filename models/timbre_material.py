@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from models.material import RATE, _read_mono, _require, soundfont, speak
+from models.material import RATE, _require, read_mono, soundfont, speak
 
 INSTRUMENTS = {  # name: (General MIDI program, lowest note, highest note)
     "violin": (40, 55, 93),
@@ -82,7 +82,7 @@ def render_midi(midi: Path, work: Path) -> np.ndarray:
         [_require("fluidsynth"), "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r", str(RATE), "-F", str(wav), soundfont(), str(midi)],
         check=True, capture_output=True,
     )
-    return _read_mono(wav)
+    return read_mono(wav)
 
 
 def normalise(audio: np.ndarray, peak_db: float = -3.0) -> np.ndarray:

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 from models import timbre_material
+from models.material import read_mono
 from models.export import export_style, load_checkpoint, save_checkpoint
 from models.pitch import HOP, RATE
 from models.timbre import ARCH, PARAMS, TimbreModel
 from models.timbre_train import (
-    Progress, TimbreConfig, analyse, onset_latency, pitch_error_cents, render, sound_distance, train_timbre,
+    TimbreConfig, analyse, onset_latency, pitch_error_cents, render, sound_distance, train_timbre,
 )
-from models.train import plot_history
+from models.train import Progress, plot_history
 from realtime.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,12 +138,9 @@ def read_target_folder(folder: Path) -> list[np.ndarray]:
     recordings = []
     for path in files:
         try:
-            audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+            mono = read_mono(path)
         except (RuntimeError, sf.LibsndfileError) as exc:
             raise ConfigError(f"{path}: cannot read it as audio ({exc})") from None
-        mono = audio.mean(axis=1)
-        if rate != RATE:
-            mono = soxr.resample(mono, rate, RATE).astype(np.float32)
         peak = float(np.abs(mono).max()) if len(mono) else 0.0
         if peak < 1e-3:
             raise ConfigError(f"{path}: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS)")

@@ -17,7 +17,7 @@ Measurements (``evaluate``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,12 +25,11 @@ import torch
 
 from models.pitch import HOP, RATE
 from models.timbre import TimbreModel, ramp_between, VOICED_CONFIDENCE
-from models.train import History, optimise
+from models.train import History, Progress, optimise
 from realtime.errors import ConfigError
 
 FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
 PYIN_RESOLUTION = 0.05  # semitones: pyin's pitch grid (its default, 0.1, would round errors to 10 cents)
-Progress = Callable[[int, int, float, float], None]
 
 
 @dataclass(frozen=True)

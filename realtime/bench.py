@@ -25,7 +25,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from realtime.engine import Engine, EngineConfig
-from realtime.runner import StyleRunner
+from realtime.runner import StyleRunner, round_up
 from realtime.style import Style, load_style
 
 RATE = 48000
@@ -51,7 +51,7 @@ def time_calls(call: Callable[[], object], calls: int = CALLS) -> tuple[float, f
 
 def bare_runner_us(style: Style, block: int) -> tuple[float, float]:
     runner = StyleRunner(style, max_frames=max(block, 4096))
-    frames = block + (-block % style.manifest.block_multiple)
+    frames = round_up(block, style.manifest.block_multiple)
     runner.input_view(frames)[...] = np.random.default_rng(0).uniform(-0.3, 0.3, (runner.channels, frames))
     return time_calls(lambda: runner.run(frames))
 

@@ -104,16 +104,22 @@ def _note_adjusted_knobs(style, params: dict[str, float]) -> None:
     """Say so when a --param value is outside its knob's range or between its steps (the
     style gets the nearest value it takes); an unknown knob name is left to the loader."""
     for spec in style.manifest.params:
-        if spec.name in params and spec.clamp(params[spec.name]) != params[spec.name]:
-            given, used = params[spec.name], spec.clamp(params[spec.name])
-            unit = f" {spec.unit}" if spec.unit else ""
+        if spec.name not in params:
+            continue
+        given = params[spec.name]
+        used = spec.clamp(given)
+        if used != given:
+            steps = f", steps of {spec.step:g}" if spec.step else ""
             print(f"stylerack: note: {spec.name}={given:g} is not a value '{style.name}' takes "
-                  f"({spec.min:g}..{spec.max:g}{unit}{f', steps of {spec.step:g}' if spec.step else ''}); using {used:g}",
-                  file=sys.stderr)
+                  f"({_knob_range(spec)}{steps}); using {used:g}", file=sys.stderr)
+
+
+def _knob_range(spec) -> str:
+    return f"{spec.min:g}..{spec.max:g}{(' ' + spec.unit) if spec.unit else ''}"
 
 
 def _knobs_text(manifest) -> str:
-    return ", ".join(f"{p.name} {p.min:g}..{p.max:g}{(' ' + p.unit) if p.unit else ''}" for p in manifest.params) or "-"
+    return ", ".join(f"{p.name} {_knob_range(p)}" for p in manifest.params) or "-"
 
 
 def styles_markdown(styles) -> str:
@@ -177,7 +183,7 @@ def cmd_styles(args: argparse.Namespace) -> int:
     table = [header]
     for s in styles:
         m = s.manifest
-        knobs = ", ".join(f"{p.name} [{p.min:g}..{p.max:g}{(' ' + p.unit) if p.unit else ''}]" for p in m.params)
+        knobs = ", ".join(f"{p.name} [{_knob_range(p)}]" for p in m.params)
         origin = m.provenance.get("source") or m.provenance.get("architecture") or ", ".join(m.provenance) or "-"
         table.append((m.name, m.category, str(m.sample_rate), f"{m.latency_samples} smp", knobs or "-", str(origin)))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

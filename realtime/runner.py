@@ -18,6 +18,11 @@ from realtime.style import AUDIO_IN, AUDIO_OUT, PARAMS, STATE_IN_PREFIX, STATE_O
 PROVIDER_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
+def round_up(frames: int, multiple: int) -> int:
+    """The smallest multiple of ``multiple`` that is >= ``frames``."""
+    return frames + (-frames % multiple)
+
+
 def session_providers(provider: str) -> list[str]:
     """ONNX Runtime providers for 'cpu' or 'cuda' (CUDA falls back to CPU when absent)."""
     if provider not in PROVIDER_NAMES:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from realtime.errors import ConfigError
-from realtime.runner import StyleRunner
+from realtime.runner import StyleRunner, round_up
 from realtime.style import Style, load_style
 from realtime.wetpath import WetPath
 
@@ -84,8 +84,7 @@ def prepare_strip(
     manifest = style.manifest
     if manifest.channels > MAX_STYLE_CHANNELS:
         raise ConfigError(f"{style.path}: {manifest.channels} channels; StyleRack runs styles of up to {MAX_STYLE_CHANNELS}")
-    chunk = max(block_frames, manifest.block_multiple)
-    chunk += -chunk % manifest.block_multiple
+    chunk = round_up(max(block_frames, manifest.block_multiple), manifest.block_multiple)
     runner = StyleRunner(style, max_frames=max(chunk, 4096), provider=provider)
     values = [p.default for p in manifest.params]
     for name, value in (params or {}).items():

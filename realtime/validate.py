@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from realtime.errors import StyleFormatError
-from realtime.runner import StyleRunner
+from realtime.runner import StyleRunner, round_up
 from realtime.style import Style, load_style
 
 STREAM_BLOCKS = (1, 64, 441, 4096)
@@ -57,10 +57,6 @@ class ValidationReport:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
 
-def _round_up(frames: int, multiple: int) -> int:
-    return frames + (-frames % multiple)
-
-
 def run_blocks(runner: StyleRunner, audio: np.ndarray, block: int) -> np.ndarray:
     """Stream ``audio: [channels, n]`` through ``runner`` from zero state in blocks of ``block``."""
     runner.reset()
@@ -74,13 +70,13 @@ def run_blocks(runner: StyleRunner, audio: np.ndarray, block: int) -> np.ndarray
 
 def check_streaming(runner: StyleRunner, sample_rate: int) -> Check:
     multiple = runner.block_multiple
-    frames = _round_up(int(STREAM_SECONDS * sample_rate), math.lcm(4096, multiple))
+    frames = round_up(int(STREAM_SECONDS * sample_rate), math.lcm(4096, multiple))
     noise = np.random.default_rng(1234).uniform(-0.5, 0.5, (runner.channels, frames)).astype(np.float32)
     whole = run_blocks(runner, noise, frames)
     worst, where = 0.0, None
     sizes = []
     for block in STREAM_BLOCKS:
-        size = _round_up(block, multiple)
+        size = round_up(block, multiple)
         sizes.append(size)
         diff = float(np.abs(run_blocks(runner, noise, size) - whole).max())
         if diff > worst:
@@ -93,11 +89,11 @@ def check_streaming(runner: StyleRunner, sample_rate: int) -> Check:
 
 def measure_latency(runner: StyleRunner, declared: int) -> tuple[int | None, Check]:
     multiple = runner.block_multiple
-    frames = _round_up(IMPULSE_AT + declared + 4096, multiple)
+    frames = round_up(IMPULSE_AT + declared + 4096, multiple)
     silence = np.zeros((runner.channels, frames), np.float32)
     impulse = silence.copy()
     impulse[:, IMPULSE_AT] = 1.0
-    block = _round_up(256, multiple)
+    block = round_up(256, multiple)
     response = np.abs(run_blocks(runner, impulse, block) - run_blocks(runner, silence, block)).max(axis=0)
     peak = float(response.max())
     if peak <= 1e-7:
@@ -122,7 +118,7 @@ def onset_delay(run, sample_rate: int, frequency_hz: float = 220.0, level: float
     first reaches half its steady level (0.2-0.4 s after the onset). None: no output."""
     start = int(0.25 * sample_rate)
     frames = start + int(0.6 * sample_rate)
-    frames += -frames % 4096
+    frames = round_up(frames, 4096)
     t = np.arange(frames - start) / sample_rate
     tone = np.zeros(frames, np.float32)
     tone[start:] = level * sum(np.sin(2 * np.pi * frequency_hz * k * t) / k for k in range(1, 6))
@@ -137,7 +133,7 @@ def onset_delay(run, sample_rate: int, frequency_hz: float = 220.0, level: float
 def measure_onset_latency(runner: StyleRunner, declared: int, sample_rate: int) -> tuple[int | None, Check]:
     def run(mono: np.ndarray) -> np.ndarray:
         audio = np.repeat(mono[None, :], runner.channels, axis=0)
-        return run_blocks(runner, audio, _round_up(256, runner.block_multiple)).mean(axis=0)
+        return run_blocks(runner, audio, round_up(256, runner.block_multiple)).mean(axis=0)
 
     measured = onset_delay(run, sample_rate)
     if measured is None:
@@ -149,7 +145,7 @@ def measure_onset_latency(runner: StyleRunner, declared: int, sample_rate: int) 
 
 
 def measure_cost(runner: StyleRunner, sample_rate: int) -> tuple[float, float]:
-    block = _round_up(COST_BLOCK, runner.block_multiple)
+    block = round_up(COST_BLOCK, runner.block_multiple)
     runner.reset()
     noise = np.random.default_rng(7).uniform(-0.5, 0.5, (runner.channels, block)).astype(np.float32)
     times = np.zeros(COST_CALLS)

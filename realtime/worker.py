@@ -22,7 +22,7 @@ def try_realtime_priority(priority: int = REALTIME_PRIORITY) -> bool:
         return False
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-    except (PermissionError, OSError):
+    except OSError:  # PermissionError included
         return False
     return True
 
@@ -35,7 +35,6 @@ class StyleWorker:
         self._thread: threading.Thread | None = None
         self.passes = 0  # completed pump passes (written by the worker only)
         self.errors = 0
-        self.realtime = False  # whether the worker got real-time scheduling
 
     def start(self) -> None:
         if self._thread is not None:
@@ -69,7 +68,7 @@ class StyleWorker:
 
     def _loop(self) -> None:
         stats = self._engine.stats
-        self.realtime = try_realtime_priority()
+        try_realtime_priority()  # where not permitted, the worker runs at normal priority
         while not self._stop.is_set():
             self._wake.wait(WAKE_TIMEOUT_S)
             self._wake.clear()

@@ -6,6 +6,8 @@ from __future__ import annotations
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
+from gui.controller import matching_styles
+
 ALL = "All categories"
 
 
@@ -49,15 +51,10 @@ class StyleBrowser(QWidget):
         return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
 
     def _refill(self) -> None:
-        text = self.search.text().lower().strip()
         category = self.category.currentText()
         self.list.clear()
-        for style in self._styles:
+        for style in matching_styles(self._styles, self.search.text(), None if category in ("", ALL) else category):
             m = style.manifest
-            if category not in ("", ALL) and m.category != category:
-                continue
-            if text and text not in style.name.lower() and text not in m.description.lower():
-                continue
             cost = m.provenance.get("real_time_factor")
             detail = f"{m.category} | latency {m.latency_samples} smp" + (f" | {100 * cost:.1f}% CPU" if cost else "")
             item = QListWidgetItem(f"{style.name}\n   {detail}")
