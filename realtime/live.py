@@ -122,14 +122,16 @@ class LiveHost:
     # ---- the audio thread ------------------------------------------------------------
 
     def _callback(self, indata, outdata, frames, time_info, status) -> None:
+        if status:
+            # Before process: PortAudio flags an underflow at the callback after the late one,
+            # so this logs it under the late callback's number (process counts the new one).
+            if status.input_overflow or status.input_underflow or status.output_underflow or status.output_overflow:
+                self.engine.stats.note_xrun()
         demo = self.demo
         if demo is not None:
             indata = self._demo_block[:frames]
             demo.read_into(indata)
-        self.engine.process(indata, outdata)  # never raises; counts this callback
-        if status:  # after process, so an xrun is logged at the callback it happened in
-            if status.input_overflow or status.input_underflow or status.output_underflow or status.output_overflow:
-                self.engine.stats.note_xrun()
+        self.engine.process(indata, outdata)
         self._last_callback = time.monotonic()
 
     def _on_finished(self) -> None:
