@@ -257,7 +257,7 @@ class MainWindow(QMainWindow):
         except ValueError:
             state = {}
         audio = state.get("audio", {})
-        for combo, key in ((self.devices.rate, "rate"), (self.devices.block, "block"), (self.devices.mode, "mode")):
+        for combo, key in ((self.devices.rate, "rate"), (self.devices.block, "block"), (self.devices.margin, "margin")):
             if audio.get(key) and combo.findText(audio[key]) >= 0:
                 combo.setCurrentText(audio[key])
         for combo, key in ((self.devices.input, "input"), (self.devices.output, "output")):
@@ -278,7 +278,7 @@ class MainWindow(QMainWindow):
     def save_settings(self) -> None:
         d = self.devices
         audio = {
-            "rate": d.rate.currentText(), "block": d.block.currentText(), "mode": d.mode.currentText(),
+            "rate": d.rate.currentText(), "block": d.block.currentText(), "margin": d.margin.currentText(),
             "input": d.input.currentText(), "output": d.output.currentText(), "demo": d.demo.isChecked(),
         }
         self._settings.setValue("state", json.dumps({"audio": audio, "performance": asdict(self.controller.performance)}))

@@ -40,6 +40,12 @@ def _param(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"'{text}' is not NAME=NUMBER") from None
 
 
+def _margin(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 8:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a margin of 1 to 8 blocks")
+    return int(text)
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -241,7 +247,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         output=args.output,
         sample_rate=args.samplerate,
         block_frames=args.block,
-        mode=args.mode,
         margin_blocks=args.margin,
         provider=args.provider,
     )
@@ -264,7 +269,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = host.report()
         print(
             f"running '{style.name}' on {host.devices.describe()} at {host.sample_rate} Hz, "
-            f"block {args.block or 'device'} ({args.mode}); latency {report['total_latency_ms']:.1f} ms "
+            f"block {args.block or 'device'} (style margin {args.margin}); latency {report['total_latency_ms']:.1f} ms "
             f"({report['total_latency_samples']} samples). Ctrl-C stops.",
             flush=True,
         )
@@ -290,7 +295,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             Path(args.stats).write_text(json.dumps(report, indent=2) + "\n")
     print(
         f"stopped: {report['callbacks']} callbacks, {report['xruns']} xruns, {report['late_blocks']} late blocks, "
-        f"style time median {report['style_time_median_us']:.0f} us"
+        f"{report['over_budget_callbacks']} callbacks over budget, style time median "
+        f"{report['style_time_median_us']:.0f} us / p99 {report['style_time_p99_us']:.0f} us, "
+        f"worker wake-up p99 {report['worker_wake_p99_us']:.0f} us"
     )
     if host.device_lost:  # PortAudio cannot be shut down over a dead device: leave now
         sys.stdout.flush()
@@ -336,7 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--style", required=True, help="style name or .onnx path")
     render.add_argument("--mix", type=_fraction, default=1.0, help="wet share 0..1 (default 1)")
     render.add_argument("--block", type=_block, default=128, help="frames per block (default 128)")
-    render.add_argument("--mode", choices=("direct", "buffered"), default="direct")
+    render.add_argument(
+        "--mode", choices=("direct", "buffered"), default="direct",
+        help="direct: the style between the mixer's halves; buffered: on the worker thread, as live (same output)",
+    )
     render.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE")
     render.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     add_styles_dir(render)
@@ -359,8 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=_device, help="output device: index or part of its name")
     run.add_argument("--samplerate", type=int, help="Hz (default: the output device's rate)")
     run.add_argument("--block", type=int, default=128, help="frames per block; 0 lets the device choose (default 128)")
-    run.add_argument("--mode", choices=("direct", "buffered"), default="direct", help="default direct (see README: Performance)")
-    run.add_argument("--margin", type=int, default=1, help="buffered mode: blocks the worker runs ahead (default 1)")
+    run.add_argument("--margin", type=_margin, default=1, help="blocks the style worker runs ahead of the callback (default 1)")
     run.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     run.add_argument("--stats", metavar="FILE.json", help="write counters and latency here at exit (replaced if it exists)")
     run.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE")

@@ -1,12 +1,16 @@
-"""The streaming engine: what the audio callback runs, the same for live audio and files.
+"""The streaming engine: the native mixer the audio callback runs, the same for live audio
+and files, and the styles around it.
 
-``Engine.process(indata, outdata)`` takes one device block (``[frames, channels]``, as
-sounddevice hands it) and fills the output block. It copies, mixes and counts; it never
-allocates block-sized arrays, blocks, logs or raises. In ``direct`` mode it also runs the
-style; in ``buffered`` mode a worker thread does (see ``realtime.worker``).
+Each block goes through the native core in two halves (``realtime/native``):
+``sr_engine_input`` (clean, gain, meter, dry delay line, every playing style's input ring,
+wake the worker) and ``sr_engine_output`` (each style's wet mixed with its aligned dry, the
+crossfade between styles, output gain, safety limiter, meters, recording tap). Live, both
+halves run in the C callback and a worker thread runs the styles (``buffered`` mode, a
+margin of blocks ahead). Offline, ``process`` can also run the styles between the halves
+(``direct`` mode: no margin), on the very same mixer and limiter.
 
-Control methods (``set_mix``, ``set_style``...) may be called from any thread: they only
-set plain values that the callback reads at its next block.
+Control methods (``set_mix``, ``set_style``...) may be called from any thread but the audio
+thread: they set targets and swap pointers that the callback reads at its next block.
 """
 
 from __future__ import annotations
@@ -16,21 +20,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realtime.dsp import SafetyLimiter, SmoothedValue, map_channels, sanitize
 from realtime.errors import ConfigError
-from realtime.ring import DelayLine
-from realtime.stats import EngineStats, block_levels, block_rms
-from realtime.strip import MAX_STYLE_CHANNELS, Latency, Strip, prepare_strip
+from realtime.native import ffi, float_ptr, lib
+from realtime.stats import EngineStats
+from realtime.strip import Latency, Strip, prepare_strip
 from realtime.worker import StyleWorker
 
 MODES = ("direct", "buffered")
+#: a late wet block fades to the aligned dry (and back) over this long
+CONCEAL_SECONDS = 0.0025
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     """How the engine meets the device. ``block_frames`` is the device block it plans for
     (blocks of other sizes up to ``max_block_frames`` still work, and are counted late if
-    the wet path cannot keep up with them)."""
+    the wet path cannot keep up with them). ``direct`` runs the styles inside ``process``
+    (offline only); ``buffered`` runs them on the worker thread, ``margin_blocks`` ahead."""
 
     sample_rate: int
     block_frames: int
@@ -64,38 +70,32 @@ def db_to_gain(gain_db: float) -> float:
     return float(10.0 ** (gain_db / 20.0))
 
 
+def _address(slot) -> int:
+    return int(ffi.cast("uintptr_t", slot))
+
+
 class Engine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
-        self.stats = EngineStats()
-        rate, most = config.sample_rate, config.max_block_frames
-        rows = max(config.in_channels, config.out_channels, MAX_STYLE_CHANNELS)
-        self._input = np.zeros((rows, most), np.float32)
-        self._style_in = np.zeros((rows, most), np.float32)
-        self._wet = np.zeros((rows, most), np.float32)
-        self._dry = np.zeros((config.out_channels, most), np.float32)
-        self._mix = np.zeros((config.out_channels, most), np.float32)
-        self._incoming_mix = np.zeros((config.out_channels, most), np.float32)
-        self._mask = np.zeros((rows, most), bool)
-        self._steps = np.arange(1, most + 1, dtype=np.float32)
-        self._fade = np.zeros(most, np.float32)
-        self._dry_line = DelayLine(config.out_channels, config.max_latency_frames)
-        self._limiter = SafetyLimiter(config.out_channels, most)
-        self._input_gain = SmoothedValue(1.0, rate, most)
-        self._output_gain = SmoothedValue(1.0, rate, most)
-        self._wet_amount = SmoothedValue(1.0, rate, most)
+        rate = config.sample_rate
+        native = lib.sr_engine_new(
+            rate, config.in_channels, config.out_channels, config.max_block_frames, config.max_latency_frames,
+            max(1, int(config.crossfade_seconds * rate)), max(1, round(CONCEAL_SECONDS * rate)),
+        )
+        if native == ffi.NULL:
+            raise MemoryError("cannot allocate the native engine")
+        #: the ``sr_engine *`` a stream's callback gets as its userdata (freed with this object)
+        self.native = ffi.gc(native, lib.sr_engine_delete)
+        self.stats = EngineStats(self.native)
+        self._in = np.zeros((config.max_block_frames, config.in_channels), np.float32)
+        self._out = np.zeros((config.max_block_frames, config.out_channels), np.float32)
+        self._strips: dict[int, Strip] = {}  # by slot address: every strip the callback may touch
+        self._live: tuple[Strip, ...] = ()  # the same, for the worker to iterate without a lock
         self._mix_target = 1.0
         self._bypass = False
-        self._current: Strip | None = None
-        self._incoming: Strip | None = None
-        self._pending: Strip | None = None
-        self._retired: Strip | None = None  # set by the callback, released by collect()
-        self._preroll_frames = 0
-        self._fade_done_frames = 0
-        self._fade_frames = max(1, int(config.crossfade_seconds * rate))
+        self._tap = None
+        self._demo: list = []  # the demo clips the callback may still read (the last two)
         self.worker = StyleWorker(self) if config.mode == "buffered" else None
-        #: set to an AudioFifo([out_channels, n]) to receive a copy of the output (recording)
-        self.tap = None
 
     # ---- control side (any thread but the audio thread) -------------------------------
 
@@ -118,10 +118,20 @@ class Engine:
         """Switch to a prepared style: the callback pre-rolls it, then crossfades to it.
         Before the first block, or with no style playing, it takes over at once."""
         self.collect()
-        if self._current is None and self._incoming is None and self.stats.callbacks == 0:
-            self._current = strip
+        wet = strip.wet
+        slot = lib.sr_slot_new(self.native, wet.input.ring, wet.output.ring, wet.channels, strip.latency.total_frames)
+        if slot == ffi.NULL:
+            raise ConfigError(f"{strip.style.path}: does not fit this engine (channels or latency)")
+        strip.slot = ffi.gc(slot, lib.sr_slot_delete)
+        self._strips[_address(slot)] = strip
+        if self._strip(lib.sr_engine_current) is None and self._strip(lib.sr_engine_incoming) is None \
+                and self.stats.callbacks == 0:
+            lib.sr_engine_set_first(self.native, slot)
         else:
-            self._pending = strip
+            never_started = lib.sr_engine_swap_pending(self.native, slot)
+            if never_started != ffi.NULL:
+                self._strips.pop(_address(never_started), None)
+        self._live = tuple(self._strips.values())
 
     def load(self, style, params=None) -> Strip:
         """prepare() then set_style(); returns the strip. A refused style raises and the
@@ -131,30 +141,35 @@ class Engine:
         return strip
 
     def collect(self) -> None:
-        """Release styles the callback has retired (freeing them is not the audio thread's job)."""
-        strip, self._retired = self._retired, None
-        if strip is not None:
+        """Release the style the callback has retired (freeing it is not the audio thread's job)."""
+        slot = lib.sr_engine_take_retired(self.native)
+        if slot != ffi.NULL:
+            strip = self._strips.pop(_address(slot))
+            self._live = tuple(self._strips.values())
             self.stats.retired_non_finite_resets += strip.runner.non_finite_resets
 
     def set_mix(self, mix: float) -> None:
         """Wet share, 0.0 (dry) to 1.0 (all wet); smoothed."""
         self._mix_target = min(1.0, max(0.0, float(mix)))
-        self._wet_amount.target = 0.0 if self._bypass else self._mix_target
+        self._set_wet_target()
 
     def set_bypass(self, bypass: bool) -> None:
         """Fade the wet out (or back in); the dry path keeps its delay so nothing jumps."""
         self._bypass = bool(bypass)
-        self._wet_amount.target = 0.0 if self._bypass else self._mix_target
+        self._set_wet_target()
+
+    def _set_wet_target(self) -> None:
+        lib.sr_engine_set_target(self.native, lib.SR_WET_AMOUNT, 0.0 if self._bypass else self._mix_target)
 
     def set_input_gain_db(self, gain_db: float) -> None:
-        self._input_gain.target = db_to_gain(gain_db)
+        lib.sr_engine_set_target(self.native, lib.SR_INPUT_GAIN, db_to_gain(gain_db))
 
     def set_output_gain_db(self, gain_db: float) -> None:
-        self._output_gain.target = db_to_gain(gain_db)
+        lib.sr_engine_set_target(self.native, lib.SR_OUTPUT_GAIN, db_to_gain(gain_db))
 
     def set_param(self, name: str, value: float) -> float:
         """Set the current style's knob; returns the value used (clamped to its range)."""
-        strip = self._pending or self._incoming or self._current
+        strip = self._newest()
         if strip is None:
             raise ConfigError("no style is loaded")
         manifest = strip.style.manifest
@@ -166,29 +181,66 @@ class Engine:
         strip.runner.params[index] = used
         return used
 
+    def set_demo_input(self, clip: np.ndarray | None) -> None:
+        """Loop ``clip: [frames] float32`` (mono, at the engine's rate) as the input on every
+        channel instead of the device input; None goes back to the device."""
+        if clip is None:
+            lib.sr_engine_set_demo(self.native, ffi.NULL)
+            return
+        clip = np.ascontiguousarray(clip, np.float32)
+        demo = ffi.new("sr_demo *", {"clip": float_ptr(clip), "frames": len(clip)})
+        lib.sr_engine_set_demo(self.native, demo)
+        self._demo = [*self._demo[-1:], (clip, demo)]  # the callback may still be reading the previous one
+
     def jump_to_targets(self) -> None:
         """Skip the smoothing of mix and gains (for an offline render that starts at its settings)."""
-        for value in (self._input_gain, self._output_gain, self._wet_amount):
-            value.jump(value.target)
+        lib.sr_engine_jump_to_targets(self.native)
 
     def non_finite_resets(self) -> int:
         """Style state resets after NaN/Inf, over every style this engine has played."""
-        strips = (self._current, self._incoming, self._retired)  # a retired strip counts until collect() adds it up
-        live = sum(s.runner.non_finite_resets for s in strips if s is not None)
+        live = sum(s.runner.non_finite_resets for s in self._live)
         return self.stats.retired_non_finite_resets + live
 
     @property
+    def tap(self):
+        """An AudioFifo([out_channels, n]) that receives a copy of the output (recording), or None."""
+        return self._tap
+
+    @tap.setter
+    def tap(self, fifo) -> None:
+        lib.sr_engine_set_tap(self.native, fifo.ring if fifo is not None else ffi.NULL)
+        self._tap = fifo
+
+    def _strip(self, getter) -> Strip | None:
+        slot = getter(self.native)
+        return None if slot == ffi.NULL else self._strips.get(_address(slot))
+
+    def _newest(self) -> Strip | None:
+        return self._strip(lib.sr_engine_pending) or self._strip(lib.sr_engine_incoming) or self.current
+
+    @property
     def current(self) -> Strip | None:
-        return self._current
+        return self._strip(lib.sr_engine_current)
 
     @property
     def latency(self) -> Latency | None:
         """The latency of the style playing (or about to play, during a switch)."""
-        strip = self._pending or self._incoming or self._current
+        strip = self._newest()
         return strip.latency if strip else None
 
     def active_strips(self) -> tuple[Strip | None, Strip | None]:
-        return self._current, self._incoming
+        return self.current, self._strip(lib.sr_engine_incoming)
+
+    def pump(self) -> int:
+        """Run every style on the input that has reached it (one thread at a time: the worker,
+        or ``process`` in direct mode); returns the style frames processed."""
+        worked = 0
+        for strip in self._live:
+            try:
+                worked += strip.wet.pump()
+            except Exception:  # a failing style must not kill the worker: its wet goes late, counted
+                self.stats.worker_errors += 1
+        return worked
 
     def start(self) -> None:
         if self.worker:
@@ -199,100 +251,25 @@ class Engine:
             self.worker.stop()
         self.collect()
 
-    # ---- audio side --------------------------------------------------------------------
+    # ---- audio side (offline, and tests: live, the C callback runs the same halves) ----
 
     def process(self, indata: np.ndarray, outdata: np.ndarray) -> None:
-        """The callback body. ``indata: [frames, in_channels]``, ``outdata: [frames, out_channels]``."""
-        try:
-            with np.errstate(all="ignore"):  # non-finite input is counted, never warned about
-                self._process(indata, outdata)
-        except Exception:  # never raise into PortAudio: count it and play silence
-            self.stats.callback_errors += 1
-            outdata.fill(0.0)
-
-    def _process(self, indata: np.ndarray, outdata: np.ndarray) -> None:
+        """One block. ``indata: [frames, in_channels]``, ``outdata: [frames, out_channels]`` float32."""
         frames = indata.shape[0]
-        stats = self.stats
-        stats.callbacks += 1
-        if frames > self.config.max_block_frames:
-            raise ValueError("block larger than max_block_frames")
-        x = self._input[: self.config.in_channels, :frames]
-        x[...] = indata.T
-        stats.non_finite_inputs += sanitize(x, self._mask[: x.shape[0], :frames])
-        x *= self._input_gain.ramp(frames)
-        stats.input_peak, stats.input_rms = block_levels(x)
-        dry_in = self._dry[:, :frames]
-        map_channels(x, dry_in)
-        self._dry_line.write(dry_in)
-
-        if self._pending is not None and self._incoming is None and self._retired is None:
-            self._incoming, self._pending = self._pending, None
-            self._preroll_frames = self._incoming.latency.total_frames + 2 * self.config.block_frames
-            self._fade_done_frames = 0
-        current, incoming = self._current, self._incoming
-        for strip in (current, incoming):
-            if strip is not None:
-                style_in = self._style_in[: strip.wet.channels, :frames]
-                map_channels(x, style_in)
-                strip.wet.input.write(style_in)
+        if frames > self.config.max_block_frames or outdata.shape[0] != frames:
+            self.stats.count_callback_error()
+            outdata.fill(0.0)
+            return
+        source = indata
+        if indata.dtype != np.float32 or not indata.flags.c_contiguous:
+            source = self._in[:frames]
+            source[...] = indata
+        sink = outdata if outdata.dtype == np.float32 and outdata.flags.c_contiguous else self._out[:frames]
+        lib.sr_engine_input(self.native, float_ptr(source), frames)
         if self.worker is None:
             started = time.perf_counter()
-            for strip in (current, incoming):
-                if strip is not None:
-                    strip.wet.pump()
-            stats.record_style_time(time.perf_counter() - started)
-        else:
-            self.worker.wake()
-
-        wet_amount = self._wet_amount.ramp(frames)
-        out = self._mix[:, :frames]
-        if current is None:
-            self._dry_line.read_into(out, 0)
-        elif not self._mix_strip(current, out, wet_amount):
-            stats.note_late_block()
-        if incoming is not None:
-            self._crossfade(incoming, out, wet_amount, frames)
-        out *= self._output_gain.ramp(frames)
-        stats.non_finite_outputs += self._limiter.process(out)
-        stats.output_peak, stats.output_rms = self._limiter.peak, block_rms(out)
-        tap = self.tap
-        if tap is not None:
-            if tap.free() >= frames:
-                tap.write(out)
-            else:
-                stats.tap_dropped_frames += frames
-        outdata[...] = out.T
-
-    def _mix_strip(self, strip: Strip, out: np.ndarray, wet_amount) -> bool:
-        """out = dry + wet_amount * (wet - dry), the dry delayed by the strip's latency.
-        Late wet is replaced by that aligned dry; returns False then."""
-        frames = out.shape[1]
-        dry = self._dry[:, :frames]
-        self._dry_line.read_into(dry, strip.latency.total_frames)
-        wet = self._wet[: strip.wet.channels, :frames]
-        on_time = strip.wet.read_wet(wet)
-        if not on_time:
-            out[...] = dry
-            return False
-        map_channels(wet, out)
-        out -= dry
-        out *= wet_amount
-        out += dry
-        return True
-
-    def _crossfade(self, incoming: Strip, out: np.ndarray, wet_amount, frames: int) -> None:
-        other = self._incoming_mix[:, :frames]
-        self._mix_strip(incoming, other, wet_amount)
-        if self._preroll_frames > 0:
-            self._preroll_frames -= frames
-            return
-        fade = self._fade[:frames]
-        np.multiply(self._steps[:frames], 1.0 / self._fade_frames, out=fade)
-        fade += self._fade_done_frames / self._fade_frames
-        np.minimum(fade, 1.0, out=fade)
-        other -= out
-        other *= fade
-        out += other
-        self._fade_done_frames += frames
-        if self._fade_done_frames >= self._fade_frames:
-            self._retired, self._current, self._incoming = self._current, incoming, None
+            self.pump()
+            self.stats.record_style_time(time.perf_counter() - started)
+        lib.sr_engine_output(self.native, float_ptr(sink), frames)
+        if sink is not outdata:
+            outdata[...] = sink

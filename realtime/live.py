@@ -1,9 +1,11 @@
 """The live host: the engine on a real duplex device stream (python-sounddevice / PortAudio).
 
 ``LiveHost`` resolves and checks the devices, builds the engine for them, warms the style,
-opens one duplex stream and watches it. The callback only hands the blocks to
-``Engine.process`` and counts PortAudio's xrun flags. A stream that stops by itself (a
-device unplugged, the audio server gone) is reported by ``poll()``, never silently.
+opens one duplex stream and watches it. The stream's callback is the native core's
+``sr_callback`` (C, handed to PortAudio as a function pointer with the engine as its
+userdata): no Python runs on the audio thread. The styles run on the engine's worker
+thread. A stream that stops by itself (a device unplugged, the audio server gone) is
+reported by ``poll()``, never silently.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
 
-from realtime.demo import DemoLoop
+from realtime.demo import load_demo_clip
 from realtime.devices import DeviceChoice, check_rate, import_sounddevice, resolve_devices
 from realtime.engine import Engine, EngineConfig
 from realtime.errors import DeviceError
+from realtime.native import ffi, lib
 
 #: no callback for this long while the stream claims to run means the device is gone
 STALL_SECONDS = 1.0
@@ -40,8 +42,8 @@ def lock_memory() -> bool:
         return False
 
 
-_ABANDONED: list = []  # streams whose device died; never closed (see LiveHost.stop)
-#: a short GIL switch interval lets the audio thread in sooner when another thread computes
+_ABANDONED: list = []  # (stream, engine) whose device died; never closed (see LiveHost.stop)
+#: a short GIL switch interval lets the style worker in sooner when another thread computes
 SWITCH_INTERVAL_S = 0.001
 
 
@@ -51,8 +53,7 @@ class LiveSettings:
     output: str | int | None = None
     sample_rate: int | None = None  # None: the output device's default rate
     block_frames: int = 128  # 0: the device (or audio server) chooses
-    mode: str = "direct"
-    margin_blocks: int = 1
+    margin_blocks: int = 1  # blocks the style worker runs ahead of the callback
     provider: str = "cpu"
     channels: int = 2  # at most this many per direction, fewer if the device has fewer
 
@@ -71,7 +72,7 @@ class LiveHost:
                 block_frames=self.block_frames,
                 in_channels=self.devices.in_channels,
                 out_channels=self.devices.out_channels,
-                mode=settings.mode,
+                mode="buffered",
                 margin_blocks=settings.margin_blocks,
                 provider=settings.provider,
             )
@@ -80,11 +81,11 @@ class LiveHost:
         self._stopping = False
         self._finished = threading.Event()
         self._last_callback = 0.0
+        self._last_count = 0
         self.failure: str | None = None
         self._last_latency = (0.0, 0.0)
         self.memory_locked = False
-        self.demo: DemoLoop | None = None
-        self._demo_block = np.zeros((self.engine.config.max_block_frames, self.devices.in_channels), np.float32)
+        self.demo = False
 
     def _probe_device_block(self) -> int:
         """With ``--block 0`` the device picks the block: open a silent stream briefly and
@@ -102,11 +103,15 @@ class LiveHost:
                 time.sleep(0.005)
         return seen[0] if seen else self.devices.default_block_frames(self.sample_rate)
 
-    def _open_stream(self, block_frames: int, callback, finished_callback=None):
-        """One duplex float32 stream on the chosen devices; DeviceError naming them if it fails."""
+    def _open_stream(self, block_frames: int, callback, finished_callback=None, userdata=None):
+        """One duplex float32 stream on the chosen devices; DeviceError naming them if it fails.
+        ``callback``: a Python function, or a C function pointer (then ``userdata`` is its argument)."""
         sd = self._sd
+        native = userdata is not None
         try:
-            return sd.Stream(
+            return sd._StreamBase(
+                kind="duplex",
+                wrap_callback=None if native else "array",
                 samplerate=self.sample_rate,
                 blocksize=block_frames,
                 device=(self.devices.input_index, self.devices.output_index),
@@ -115,24 +120,18 @@ class LiveHost:
                 latency="low",
                 callback=callback,
                 finished_callback=finished_callback,
+                userdata=userdata,
             )
         except (sd.PortAudioError, ValueError) as exc:
             raise DeviceError(f"cannot open {self.devices.describe()}: {exc}") from None
 
-    # ---- the audio thread ------------------------------------------------------------
-
-    def _callback(self, indata, outdata, frames, time_info, status) -> None:
-        if status:
-            # Before process: PortAudio flags an underflow at the callback after the late one,
-            # so this logs it under the late callback's number (process counts the new one).
-            if status.input_overflow or status.input_underflow or status.output_underflow or status.output_overflow:
-                self.engine.stats.note_xrun()
-        demo = self.demo
-        if demo is not None:
-            indata = self._demo_block[:frames]
-            demo.read_into(indata)
-        self.engine.process(indata, outdata)
-        self._last_callback = time.monotonic()
+    def _open_native_stream(self):
+        """The live stream: PortAudio calls the native ``sr_callback`` with the engine."""
+        sd_ffi = self._sd._ffi
+        userdata = sd_ffi.cast("void *", int(ffi.cast("uintptr_t", self.engine.native)))
+        return self._open_stream(
+            self.settings.block_frames, ffi.addressof(lib, "sr_callback"), self._on_finished, userdata
+        )
 
     def _on_finished(self) -> None:
         self._finished.set()
@@ -141,7 +140,8 @@ class LiveHost:
 
     def set_demo_input(self, enabled: bool) -> None:
         """Play the built-in demo clip in a loop instead of the live input (or go back)."""
-        self.demo = DemoLoop(self.sample_rate, self.devices.in_channels) if enabled else None
+        self.engine.set_demo_input(load_demo_clip(self.sample_rate) if enabled else None)
+        self.demo = bool(enabled)
 
     def start(self) -> None:
         """Open and start the stream (the style must be set on ``engine`` first)."""
@@ -150,15 +150,16 @@ class LiveHost:
         self.failure = None
         self.engine.start()
         try:
-            self._stream = self._open_stream(self.settings.block_frames, self._callback, self._on_finished)
+            self._stream = self._open_native_stream()
         except DeviceError:
             self.engine.stop()
             raise
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         gc.collect()
-        gc.freeze()  # long-lived objects leave the collector's view: shorter pauses
+        gc.freeze()  # long-lived objects leave the collector's view: shorter pauses for the worker
         self.memory_locked = lock_memory()
         self._last_callback = time.monotonic()
+        self._last_count = self.engine.stats.callbacks
         self._stream.start()
 
     def poll(self) -> str | None:
@@ -166,9 +167,12 @@ class LiveHost:
         returns a failure message once the stream has died (None while all is well)."""
         self.engine.collect()
         if self.failure is None and self._stream is not None and not self._stopping:
+            count, now = self.engine.stats.callbacks, time.monotonic()
+            if count != self._last_count:
+                self._last_count, self._last_callback = count, now
             if self._finished.is_set() or not self._stream.active:
                 self.failure = f"audio stopped on {self.devices.describe()} (device gone or audio server stopped)"
-            elif time.monotonic() - self._last_callback > STALL_SECONDS:
+            elif now - self._last_callback > STALL_SECONDS:
                 self.failure = (
                     f"no audio from {self.devices.describe()} for {STALL_SECONDS:.0f} s "
                     "(device gone or audio server stopped)"
@@ -189,7 +193,7 @@ class LiveHost:
             else:
                 # PortAudio's JACK backend asserts (and aborts the process) when a stream
                 # whose server has died is closed; such a stream is left alone.
-                _ABANDONED.append(stream)
+                _ABANDONED.append((stream, self.engine))  # the callback's engine must outlive it
         self.engine.stop()
         gc.unfreeze()
 
@@ -213,6 +217,8 @@ class LiveHost:
         engine = self.engine
         stats = engine.stats
         median_us, p99_us = stats.style_time_us()
+        _, wake_p99_us = stats.wake_delay_us()
+        callback_median_us, callback_p99_us = stats.callback_time_us()
         in_s, out_s = self.stream_latency_s
         device_samples = round((in_s + out_s) * self.sample_rate)
         latency = engine.latency
@@ -222,7 +228,7 @@ class LiveHost:
         return {
             "style": current.name if current else None,
             "provider": current.runner.provider if current else None,
-            "mode": self.settings.mode,
+            "margin_blocks": self.settings.margin_blocks,
             "sample_rate": self.sample_rate,
             "block_frames": self.settings.block_frames,
             "engine_block_frames": self.block_frames,
@@ -231,12 +237,18 @@ class LiveHost:
             "callbacks": stats.callbacks,
             "xruns": stats.xruns,
             "late_blocks": stats.late_blocks,
+            "over_budget_callbacks": stats.over_budget_callbacks,
             "non_finite_resets": engine.non_finite_resets(),
             "callback_errors": stats.callback_errors,
             "recording_dropped_frames": stats.tap_dropped_frames,
             "memory_locked": self.memory_locked,
             "style_time_median_us": round(median_us, 2),
             "style_time_p99_us": round(p99_us, 2),
+            "worker_wake_p99_us": round(wake_p99_us, 2),
+            "worker_realtime": bool(engine.worker and engine.worker.realtime),
+            "callback_time_median_us": round(callback_median_us, 2),
+            "callback_time_p99_us": round(callback_p99_us, 2),
+            "worker_errors": stats.worker_errors,
             "input_latency_s": in_s,
             "output_latency_s": out_s,
             "device_latency_samples": device_samples,

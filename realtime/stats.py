@@ -1,77 +1,98 @@
-"""Counters the audio thread writes and any thread reads, without locks.
+"""Counters any thread reads without locks.
 
-Each counter has one writer (the callback, or the worker for its own timings); readers
-see plain ints and floats, so a read is never torn and never blocks the audio.
+The audio callback's counters live in the native core (``sr_stats``: one writer, the
+callback; plain 64-bit reads are never torn). The style worker's own timings (its time per
+pass and how late it woke) are kept here, written by the worker thread only.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from realtime.native import ffi, lib
+
 TIMING_SLOTS = 2048
 EVENT_SLOTS = 64  # the first xruns / late blocks are remembered by callback number
 
 
-def block_levels(block: np.ndarray) -> tuple[float, float]:
-    """(peak, RMS) of ``block: [channels, n]`` over all channels, without temporaries."""
-    if block.shape[1] == 0:
+def _median_p99(values: np.ndarray) -> tuple[float, float]:
+    if len(values) == 0:
         return 0.0, 0.0
-    return max(float(block.max()), -float(block.min())), block_rms(block)
+    return float(np.median(values)), float(np.percentile(values, 99))
 
 
-def block_rms(block: np.ndarray) -> float:
-    """RMS of ``block: [channels, n]`` over all channels, without temporaries."""
-    if block.size == 0:
-        return 0.0
-    energy = 0.0
-    for channel in block:
-        energy += float(np.dot(channel, channel))
-    return (energy / block.size) ** 0.5
+class TimingRing:
+    """The last ``TIMING_SLOTS`` durations of one kind, written by one thread."""
+
+    def __init__(self) -> None:
+        self._seconds = np.zeros(TIMING_SLOTS, np.float64)
+        self.count = 0
+
+    def record(self, seconds: float) -> None:
+        self._seconds[self.count % TIMING_SLOTS] = seconds
+        self.count += 1
+
+    def median_p99_us(self) -> tuple[float, float]:
+        return _median_p99(self._seconds[: min(self.count, TIMING_SLOTS)] * 1e6)
 
 
 class EngineStats:
-    def __init__(self) -> None:
-        self.callbacks = 0
-        self.late_blocks = 0
-        self.callback_errors = 0
-        self.non_finite_inputs = 0
-        self.non_finite_outputs = 0
+    """The engine's counters: the callback's (native) and the worker's (``style``, ``wake``)."""
+
+    def __init__(self, native_engine) -> None:
+        self._engine = native_engine  # keeps the native stats alive
+        self._native = lib.sr_engine_stats(native_engine)
+        self.style = TimingRing()  # style time per pass (direct: per block)
+        self.wake = TimingRing()  # worker wake-up delay after the callback's post
         self.retired_non_finite_resets = 0
-        self.xruns = 0  # set by the device stream from PortAudio's status flags
-        # levels of the last block (linear, 0..): read by meters
-        self.input_peak = self.input_rms = self.output_peak = self.output_rms = 0.0
-        self.tap_dropped_frames = 0
-        self._style_seconds = np.zeros(TIMING_SLOTS, np.float64)
-        self._timings = 0
-        self._xrun_at = np.zeros(EVENT_SLOTS, np.int64)
-        self._late_at = np.zeros(EVENT_SLOTS, np.int64)
+        self.worker_errors = 0
 
-    def note_xrun(self) -> None:
-        if self.xruns < EVENT_SLOTS:
-            self._xrun_at[self.xruns] = self.callbacks
-        self.xruns += 1
+    callbacks = property(lambda self: self._native.callbacks)
+    xruns = property(lambda self: self._native.xruns)
+    late_blocks = property(lambda self: self._native.late_blocks)
+    over_budget_callbacks = property(lambda self: self._native.over_budget)
+    callback_errors = property(lambda self: self._native.callback_errors)
+    non_finite_inputs = property(lambda self: self._native.non_finite_inputs)
+    non_finite_outputs = property(lambda self: self._native.non_finite_outputs)
+    tap_dropped_frames = property(lambda self: self._native.tap_dropped_frames)
+    input_dropped_frames = property(lambda self: self._native.input_dropped_frames)
+    input_peak = property(lambda self: self._native.input_peak)
+    input_rms = property(lambda self: self._native.input_rms)
+    output_peak = property(lambda self: self._native.output_peak)
+    output_rms = property(lambda self: self._native.output_rms)
 
-    def note_late_block(self) -> None:
-        if self.late_blocks < EVENT_SLOTS:
-            self._late_at[self.late_blocks] = self.callbacks
-        self.late_blocks += 1
+    @property
+    def last_post_ns(self) -> int:
+        return self._native.last_post_ns
+
+    def count_callback_error(self) -> None:
+        """For the Python side's own refusals (offline blocks only: never while a stream runs)."""
+        self._native.callback_errors += 1
 
     def event_callbacks(self) -> dict[str, list[int]]:
         """Callback numbers of the first xruns and late blocks (to see when they happened)."""
+        n = self._native
         return {
-            "xrun_callbacks": self._xrun_at[: min(self.xruns, EVENT_SLOTS)].tolist(),
-            "late_block_callbacks": self._late_at[: min(self.late_blocks, EVENT_SLOTS)].tolist(),
+            "xrun_callbacks": [n.xrun_at[i] for i in range(min(n.xruns, EVENT_SLOTS))],
+            "late_block_callbacks": [n.late_at[i] for i in range(min(n.late_blocks, EVENT_SLOTS))],
         }
 
     def record_style_time(self, seconds: float) -> None:
         """One writer only: the thread that runs the style."""
-        self._style_seconds[self._timings % TIMING_SLOTS] = seconds
-        self._timings += 1
+        self.style.record(seconds)
 
     def style_time_us(self) -> tuple[float, float]:
         """(median, 99th percentile) of the last style runs, in microseconds; (0, 0) before any."""
-        count = min(self._timings, TIMING_SLOTS)
-        if count == 0:
-            return 0.0, 0.0
-        recent = self._style_seconds[:count].copy() * 1e6
-        return float(np.median(recent)), float(np.percentile(recent, 99))
+        return self.style.median_p99_us()
+
+    def wake_delay_us(self) -> tuple[float, float]:
+        """(median, 99th percentile) of the worker's wake-up delay after the callback's post."""
+        return self.wake.median_p99_us()
+
+    def callback_time_us(self) -> tuple[float, float]:
+        """(median, 99th percentile) of the native callback's own duration (live streams only)."""
+        n = self._native
+        count = min(n.timings, TIMING_SLOTS)
+        values = np.frombuffer(ffi.buffer(n.callback_ns), np.int64)[:count] / 1e3
+        return _median_p99(values)
+

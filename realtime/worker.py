@@ -1,8 +1,11 @@
-"""Buffered mode's worker thread: runs the styles so that the callback only copies.
+"""The style worker: a thread that runs the styles so that the audio callback only copies.
 
-The callback writes input and calls ``wake()`` (an Event set: it never waits). The worker
-pumps every active strip and goes back to sleep. ``drain()`` lets an offline render wait
-until everything written so far has gone through, so files render the same in both modes.
+The native callback writes each block into every playing style's input ring and posts a
+semaphore (it never waits). This thread sleeps on that semaphore with the GIL released,
+runs every style on what has arrived (ONNX Runtime releases the GIL while it computes) and
+writes the wet audio into the styles' output rings. When it is late, the callback plays the
+aligned dry signal instead (a short crossfade) and counts it. ``drain()`` lets an offline
+render wait until everything written so far has gone through.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import os
 import threading
 import time
 
-WAKE_TIMEOUT_S = 0.05
+from realtime.native import lib
+
+WAKE_TIMEOUT_US = 50_000
 #: real-time priority for the worker where the system allows it (below JACK's usual 70+)
 REALTIME_PRIORITY = 60
 
@@ -30,11 +35,10 @@ def try_realtime_priority(priority: int = REALTIME_PRIORITY) -> bool:
 class StyleWorker:
     def __init__(self, engine) -> None:
         self._engine = engine
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.passes = 0  # completed pump passes (written by the worker only)
-        self.errors = 0
+        self.realtime = False
 
     def start(self) -> None:
         if self._thread is not None:
@@ -47,12 +51,12 @@ class StyleWorker:
         if self._thread is None:
             return
         self._stop.set()
-        self._wake.set()
+        self.wake()
         self._thread.join(timeout=5.0)
         self._thread = None
 
     def wake(self) -> None:
-        self._wake.set()
+        lib.sr_engine_wake_worker(self._engine.native)
 
     def drain(self, timeout_s: float = 10.0) -> None:
         """Wait until a whole pass has started after this call (so it saw all input so far)."""
@@ -61,25 +65,22 @@ class StyleWorker:
         target = self.passes + 2
         deadline = time.monotonic() + timeout_s
         while self.passes < target:
-            self._wake.set()
+            self.wake()
             if time.monotonic() > deadline:
                 raise TimeoutError("the style worker did not keep up")
             time.sleep(0.0002)
 
     def _loop(self) -> None:
-        stats = self._engine.stats
-        try_realtime_priority()  # where not permitted, the worker runs at normal priority
+        engine = self._engine
+        stats = engine.stats
+        native = engine.native
+        self.realtime = try_realtime_priority()  # where not permitted, it runs at normal priority
         while not self._stop.is_set():
-            self._wake.wait(WAKE_TIMEOUT_S)
-            self._wake.clear()
+            woke = lib.sr_engine_wait_work(native, WAKE_TIMEOUT_US)  # the GIL is released while waiting
+            if woke:
+                stats.wake.record(max(0, time.monotonic_ns() - stats.last_post_ns) * 1e-9)
             started = time.perf_counter()
-            worked = 0
-            try:
-                for strip in self._engine.active_strips():
-                    if strip is not None:
-                        worked += strip.wet.pump()
-            except Exception:
-                self.errors += 1
+            worked = engine.pump()
             if worked:
                 stats.record_style_time(time.perf_counter() - started)
             self.passes += 1

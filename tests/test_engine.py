@@ -8,7 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from realtime.engine import Engine, EngineConfig
+from realtime.engine import CONCEAL_SECONDS, Engine, EngineConfig
 from realtime.runner import StyleRunner
 from realtime.style import load_style
 from tests.conftest import make_engine, noise, stream
@@ -200,15 +200,46 @@ def test_mono_style_on_stereo_device_downmixes_and_duplicates(styles_dir):
     assert np.allclose(out[5:, 0], mono[:-5], atol=1e-6) and np.allclose(out[:, 0], out[:, 1], atol=1e-6)
 
 
-def test_late_worker_is_replaced_by_aligned_dry(styles_dir):
+def test_late_worker_fades_to_aligned_dry(styles_dir):
     engine = make_engine(styles_dir / "gain.onnx", 128, "buffered", margin_blocks=1)
     engine.set_param("gain", 6.0)
     engine.worker.stop()  # a worker that never delivers
     signal = noise(1280)
     out = stream(engine, signal, 128, drain=False)
-    latency = engine.latency.total_frames
+    latency, fade = engine.latency.total_frames, round(CONCEAL_SECONDS * 48000)
     assert engine.stats.late_blocks >= 8
-    assert np.allclose(out[latency:, 0], signal[:-latency, 0])  # dry, aligned with where wet would be
+    # after a fade of a few ms: the dry, aligned with where the wet would be
+    assert np.allclose(out[latency + fade :, 0], signal[fade:-latency, 0])
+    ramp = out[latency : latency + fade, 0] / signal[:fade, 0]  # the wet heard last was silence
+    assert np.all(np.diff(ramp) > 0) and 0 < ramp[0] < 0.05 and ramp[-1] > 0.95
+
+
+def test_late_wet_is_crossfaded_out_and_back_in_never_switched(styles_dir):
+    """A worker that stalls for 10 blocks and comes back: the wet (+6 dB) fades to the aligned
+    dry and back within a few ms each way, so the output never jumps; it is counted."""
+    block, rate = 128, 48000
+    engine = make_engine(styles_dir / "gain.onnx", block, "buffered", margin_blocks=1)
+    engine.set_param("gain", 6.0)
+    t = np.arange(60 * block) / rate
+    sine = (0.4 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)[:, None]
+    out = np.zeros_like(sine)
+    for index, start in enumerate(range(0, len(sine), block)):
+        if index == 20:
+            engine.worker.stop()
+        if index == 30:
+            engine.worker.start()
+        engine.process(sine[start : start + block], out[start : start + block])
+        if not 20 <= index < 30:
+            engine.worker.drain()
+    engine.stop()
+    latency, fade = engine.latency.total_frames, round(CONCEAL_SECONDS * rate)
+    assert 9 <= engine.stats.late_blocks <= 11
+    wet_step = np.abs(np.diff(2 * sine[:, 0])).max()
+    steps = np.abs(np.diff(out[latency:, 0]))
+    assert steps.max() < wet_step + 2 * 0.4 / fade  # a hard switch would jump by up to 0.4
+    dry_part = out[21 * block + fade + block : 30 * block, 0]  # after the fade, while late
+    assert np.allclose(dry_part, sine[21 * block + fade + block - latency : 30 * block - latency, 0], atol=1e-6)
+    assert np.allclose(out[-10 * block :, 0], 10 ** (6 / 20) * sine[-10 * block - latency : -latency, 0], atol=1e-5)
 
 
 def test_config_refuses_bad_values():

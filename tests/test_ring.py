@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from realtime.ring import AudioFifo, DelayLine
+from realtime.ring import AudioFifo
 
 
 def test_fifo_keeps_order_across_wraps():
@@ -30,16 +30,3 @@ def test_fifo_refuses_overflow_and_underflow():
         fifo.read_into(np.zeros((1, 4), np.float32))
     assert fifo.skip(10) == 3 and fifo.available() == 0
 
-
-def test_delay_line_reads_the_past_with_zeros_before_the_start():
-    line = DelayLine(1, 64)
-    signal = np.arange(1, 101, dtype=np.float32)[None, :]
-    outputs = []
-    for start in range(0, 100, 10):
-        line.write(signal[:, start : start + 10])
-        out = np.zeros((1, 10), np.float32)
-        line.read_into(out, 13)
-        outputs.append(out)
-    result = np.concatenate(outputs, axis=1)[0]
-    assert np.array_equal(result[:13], np.zeros(13))
-    assert np.array_equal(result[13:], signal[0, :87])

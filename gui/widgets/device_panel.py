@@ -1,4 +1,4 @@
-"""Audio setup: input and output device, sample rate, block size, mode, demo input,
+"""Audio setup: input and output device, sample rate, block size, style margin, demo input,
 start/stop and refresh; failures in plain words."""
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ class DevicePanel(QWidget):
         self.block = QComboBox()
         self.block.addItems(BLOCKS)
         self.block.setCurrentText("128")
-        self.mode = QComboBox()
-        self.mode.addItems(["direct", "buffered"])
+        self.margin = QComboBox()  # blocks the style worker runs ahead of the audio callback
+        self.margin.addItems(["1 block", "2 blocks", "3 blocks"])
+        self.margin.setToolTip("How far ahead the style runs: more is safer against glitches and adds latency")
         self.demo = QCheckBox("Play the demo clip instead of the input")
         self.demo.setChecked(True)
         self.start = QPushButton("Start")
@@ -40,7 +41,7 @@ class DevicePanel(QWidget):
         form.addRow("Output", self.output)
         form.addRow("Sample rate", self.rate)
         form.addRow("Block", self.block)
-        form.addRow("Mode", self.mode)
+        form.addRow("Style margin", self.margin)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start, 2)
         buttons.addWidget(self.refresh, 1)
@@ -72,13 +73,13 @@ class DevicePanel(QWidget):
             "output": self.output.currentData(),
             "sample_rate": None if not rate.isdigit() else int(rate),
             "block_frames": int(self.block.currentText().split()[0]),
-            "mode": self.mode.currentText(),
+            "margin_blocks": int(self.margin.currentText().split()[0]),
         }
 
     def show_running(self, running: bool) -> None:
         self.running = running
         self.start.setText("Stop" if running else "Start")
-        for widget in (self.input, self.output, self.rate, self.block, self.mode, self.refresh):
+        for widget in (self.input, self.output, self.rate, self.block, self.margin, self.refresh):
             widget.setEnabled(not running)
 
     def show_message(self, text: str) -> None:
