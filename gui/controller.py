@@ -20,7 +20,7 @@ from realtime.catalog import discover, user_styles_dir
 from realtime.devices import looks_like_feedback
 from realtime.errors import StyleRackError
 from realtime.live import LiveHost, LiveSettings
-from realtime.recorder import Recorder
+from realtime.remote import RemoteHost
 from realtime.style import Style, load_style
 
 Listener = Callable[[str, object], None]
@@ -60,13 +60,13 @@ def matching_styles(styles: list[Style], text: str = "", category: str | None = 
 
 
 class Controller:
-    def __init__(self, styles_dirs: list[str] | None = None, host_factory=LiveHost) -> None:
+    def __init__(self, styles_dirs: list[str] | None = None, host_factory=RemoteHost) -> None:
         self.styles_dirs = list(styles_dirs or [])
         self.styles: list[Style] = []
         self.performance = Performance()
         self.settings = LiveSettings()
         self.demo_input = True
-        self.host: LiveHost | None = None
+        self.host: LiveHost | RemoteHost | None = None
         self.recorder: Recorder | None = None
         self._host_factory = host_factory
         self._listeners: list[Listener] = []
@@ -118,14 +118,14 @@ class Controller:
         if host is None:
             return
         try:
-            strip = host.engine.prepare(target)
+            style = _load(target)
+            host.engine.load(style)
         except StyleRackError as exc:
             self._emit("error", str(exc))
             return
-        host.engine.set_style(strip)
-        self.performance.style = strip.name
-        self.performance.params = {p.name: p.default for p in strip.style.manifest.params}
-        self._emit("style", strip.style)
+        self.performance.style = style.name
+        self.performance.params = {p.name: p.default for p in style.manifest.params}
+        self._emit("style", style)
 
     def current_style(self) -> Style | None:
         return self.style_named(self.performance.style) if self.performance.style else None
@@ -252,13 +252,7 @@ class Controller:
         if self.host is None:
             return None
         failure = self.host.poll()
-        report = self.host.report()
-        stats = self.host.engine.stats
-        report.update(
-            input_peak=stats.input_peak, input_rms=stats.input_rms,
-            output_peak=stats.output_peak, output_rms=stats.output_rms,
-            recording_seconds=self.recorder.seconds if self.recorder else None,
-        )
+        report = dict(self.host.report(), recording_seconds=self.recorder.seconds if self.recorder else None)
         if failure:
             self._emit("error", failure)
             self.stop()
@@ -271,7 +265,7 @@ class Controller:
             self._emit("error", "start the audio before recording")
             return False
         try:
-            self.recorder = Recorder(self.host.engine, path)
+            self.recorder = self.host.start_recording(path)
         except StyleRackError as exc:
             self._emit("error", str(exc))
             return False

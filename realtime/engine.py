@@ -96,6 +96,8 @@ class Engine:
         self._tap = None
         self._demo: list = []  # the demo clips the callback may still read (the last two)
         self.worker = StyleWorker(self) if config.mode == "buffered" else None
+        #: the callback count at each of the first style switches (to tell what a late block followed)
+        self.switch_callbacks: list[int] = []
 
     # ---- control side (any thread but the audio thread) -------------------------------
 
@@ -132,6 +134,8 @@ class Engine:
             if never_started != ffi.NULL:
                 self._strips.pop(_address(never_started), None)
         self._live = tuple(self._strips.values())
+        if len(self.switch_callbacks) < 64:
+            self.switch_callbacks.append(self.stats.callbacks)
 
     def load(self, style, params=None) -> Strip:
         """prepare() then set_style(); returns the strip. A refused style raises and the
@@ -241,6 +245,13 @@ class Engine:
             except Exception:  # a failing style must not kill the worker: its wet goes late, counted
                 self.stats.worker_errors += 1
         return worked
+
+    def warm_up(self) -> None:
+        """Run every style that has not played yet once on silence, on the calling thread (the
+        worker, before audio flows), and reset it: its first call there is slow."""
+        for strip in self._live:
+            if strip.runner.fresh:
+                strip.runner.warm_up()
 
     def start(self) -> None:
         if self.worker:

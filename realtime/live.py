@@ -197,6 +197,12 @@ class LiveHost:
         self.engine.stop()
         gc.unfreeze()
 
+    def start_recording(self, path, overwrite: bool = False):
+        """Record the output to ``path`` (WAV) from a thread of its own; returns the Recorder."""
+        from realtime.recorder import Recorder
+
+        return Recorder(self.engine, path, overwrite=overwrite)
+
     @property
     def device_lost(self) -> bool:
         """True once the stream died under us: PortAudio must not be shut down normally
@@ -256,5 +262,10 @@ class LiveHost:
             "total_latency_samples": total,
             "total_latency_ms": round(1000.0 * total / self.sample_rate, 3),
             "failure": self.failure,
+            "input_peak": stats.input_peak,
+            "input_rms": stats.input_rms,
+            "output_peak": stats.output_peak,
+            "output_rms": stats.output_rms,
             **stats.event_callbacks(),
+            "switch_callbacks": list(engine.switch_callbacks),
         }

@@ -16,6 +16,7 @@ import soundfile as sf
 
 from realtime.errors import AudioFileError
 from realtime.ring import AudioFifo
+from realtime.worker import HELPER_PRIORITY, try_realtime_priority
 
 FIFO_SECONDS = 4.0
 DRAIN_INTERVAL_S = 0.05
@@ -56,6 +57,7 @@ class Recorder:
             self.frames_written += available
 
     def _run(self) -> None:
+        try_realtime_priority(HELPER_PRIORITY)  # it takes the GIL the style worker needs
         while not self._stop.is_set():
             time.sleep(DRAIN_INTERVAL_S)
             self._drain()

@@ -76,6 +76,7 @@ class StyleRunner:
             self._bind(True, PARAMS, self._params)
         self._bound_frames = 0
         self.non_finite_resets = 0
+        self.fresh = True  # no audio has gone through since the last reset
 
     def _bind(self, is_input: bool, name: str, buffer: np.ndarray) -> None:
         bind = self._binding.bind_input if is_input else self._binding.bind_output
@@ -99,6 +100,7 @@ class StyleRunner:
             self._bind(False, AUDIO_OUT, self._out_flat[: self.channels * frames].reshape(self.channels, frames))
             self._bound_frames = frames
         self._session.run_with_iobinding(self._binding)
+        self.fresh = False
         out = self._out_flat[: self.channels * frames].reshape(self.channels, frames)
         finite = math.isfinite(float(out.sum()))
         for key, buffer in self._state_out.items():
@@ -114,6 +116,16 @@ class StyleRunner:
         """Back to the all-zero starting state."""
         for buffer in self._state_in.values():
             buffer[...] = 0.0
+        self.fresh = True
+
+    def warm_up(self, frames: int | None = None, calls: int = 1) -> None:
+        """Run on silence ``calls`` times (the first calls of a session, and the first on a new
+        thread, are slow), then reset. Only while no audio goes through this runner."""
+        frames = frames or self.block_multiple
+        for _ in range(calls):
+            self.input_view(frames)[...] = 0.0
+            self.run(frames)
+        self.reset()
 
     @property
     def params(self) -> np.ndarray:

@@ -93,10 +93,7 @@ def prepare_strip(
         except KeyError as exc:
             raise ConfigError(str(exc.args[0])) from None
     runner.set_params(values)
-    for _ in range(WARMUP_CALLS):  # first calls are slow: do them here, not on the audio thread
-        runner.input_view(chunk)[...] = 0.0
-        runner.run(chunk)
-    runner.reset()
+    runner.warm_up(chunk, WARMUP_CALLS)  # first calls are slow: do them here, not with audio waiting
     wet = WetPath(runner, sample_rate, block_frames, max_block_frames)
     worker_frames = margin_blocks * block_frames if buffered else 0
     wet.output.write(0.0, worker_frames)

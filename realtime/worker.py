@@ -19,6 +19,9 @@ from realtime.native import lib
 WAKE_TIMEOUT_US = 50_000
 #: real-time priority for the worker where the system allows it (below JACK's usual 70+)
 REALTIME_PRIORITY = 60
+#: for the other threads of a live host that take the GIL (control, recorder): a thread that
+#: holds the GIL must not be preempted by ordinary processes while the worker waits for it
+HELPER_PRIORITY = 50
 
 
 def try_realtime_priority(priority: int = REALTIME_PRIORITY) -> bool:
@@ -75,6 +78,7 @@ class StyleWorker:
         stats = engine.stats
         native = engine.native
         self.realtime = try_realtime_priority()  # where not permitted, it runs at normal priority
+        engine.warm_up()  # a style's first run on a new thread is slow: not with audio waiting
         while not self._stop.is_set():
             woke = lib.sr_engine_wait_work(native, WAKE_TIMEOUT_US)  # the GIL is released while waiting
             if woke:

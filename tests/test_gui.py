@@ -45,12 +45,19 @@ class FakeHost:
     def poll(self):
         return None
 
+    def start_recording(self, path, overwrite=False):
+        from realtime.recorder import Recorder
+
+        return Recorder(self.engine, path, overwrite=overwrite)
+
     def report(self):
         latency = self.engine.latency
         return {
             "sample_rate": 48000, "device_latency_samples": 0, "algorithmic_latency_samples": latency.total_frames,
             "engine_block_frames": 128, "total_latency_ms": latency.total_ms, "total_latency_samples": latency.total_frames,
             "style_time_median_us": 10.0, "style_time_p99_us": 20.0, "xruns": 0, "late_blocks": 0, "provider": "CPU",
+            "input_peak": self.engine.stats.input_peak, "input_rms": self.engine.stats.input_rms,
+            "output_peak": self.engine.stats.output_peak, "output_rms": self.engine.stats.output_rms,
         }
 
     def play(self, blocks: int) -> None:
@@ -174,11 +181,11 @@ def test_settings_persist_between_runs(qtbot, styles_dir, tmp_path):
     first = MainWindow(Controller([str(styles_dir)], host_factory=FakeHost), device_lister=lambda: [], settings_file=ini)
     qtbot.addWidget(first)
     first.devices.block.setCurrentText("256")
-    first.devices.mode.setCurrentText("direct")
+    first.devices.margin.setCurrentText("2 blocks")
     first.controller.select_style("delay37")
     first.controller.set_mix_percent(42)
     first.close()
     second = MainWindow(Controller([str(styles_dir)], host_factory=FakeHost), device_lister=lambda: [], settings_file=ini)
     qtbot.addWidget(second)
-    assert second.devices.block.currentText() == "256" and second.devices.mode.currentText() == "direct"
+    assert second.devices.block.currentText() == "256" and second.devices.margin.currentText() == "2 blocks"
     assert second.controller.performance.style == "delay37" and second.mix.mix.value() == 42
