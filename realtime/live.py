@@ -82,6 +82,7 @@ class LiveHost:
         self._finished = threading.Event()
         self._last_callback = 0.0
         self._last_count = 0
+        self._started: float | None = None
         self.failure: str | None = None
         self._last_latency = (0.0, 0.0)
         self.memory_locked = False
@@ -158,7 +159,7 @@ class LiveHost:
         gc.collect()
         gc.freeze()  # long-lived objects leave the collector's view: shorter pauses for the worker
         self.memory_locked = lock_memory()
-        self._last_callback = time.monotonic()
+        self._last_callback = self._started = time.monotonic()
         self._last_count = self.engine.stats.callbacks
         self._stream.start()
 
@@ -241,6 +242,7 @@ class LiveHost:
             "input_device": self.devices.input_name,
             "output_device": self.devices.output_name,
             "callbacks": stats.callbacks,
+            "seconds_running": round(time.monotonic() - self._started, 3) if self._started else 0.0,
             "xruns": stats.xruns,
             "late_blocks": stats.late_blocks,
             "over_budget_callbacks": stats.over_budget_callbacks,

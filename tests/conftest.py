@@ -12,13 +12,14 @@ from tests import style_builders as sb
 @pytest.fixture(scope="session")
 def styles_dir(tmp_path_factory) -> Path:
     """Tiny hand-built styles: identity, delay (5 and 37 samples), gain knob, block-multiple 4,
-    a stereo delay, a 44.1 kHz identity and one that emits NaN."""
+    a -6 dB gain, a stereo delay, a 44.1 kHz identity and one that emits NaN."""
     folder = tmp_path_factory.mktemp("styles")
     sb.make_identity(folder / "identity.onnx")
     sb.make_delay(folder / "delay5.onnx", 5)
     sb.make_delay(folder / "delay37.onnx", 37)
     sb.make_delay(folder / "stereo_delay.onnx", 11, channels=2)
     sb.make_gain(folder / "gain.onnx")
+    sb.make_gain(folder / "quieter.onnx", default_db=-6.0)
     sb.make_identity(folder / "multiple4.onnx", block_multiple=4)
     sb.make_delay(folder / "delay5_44k.onnx", 5, sample_rate=44100)
     sb.make_nan_after(folder / "nan_after.onnx", good_frames=3000)

@@ -32,11 +32,12 @@ def jack_missing_reason() -> str | None:
 
 
 class JackServer:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, period: int = PERIOD) -> None:
         self.name = name
+        self.period = period
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
         self.process = subprocess.Popen(
-            ["jackd", "-n", name, "-R", "-P", "70", "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
+            ["jackd", "-n", name, "-R", "-P", "70", "-d", "dummy", "-r", str(RATE), "-p", str(period)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=self.env,
@@ -72,6 +73,7 @@ class JackTester:
         self._running = False
         self._done = threading.Event()
         self.xruns = 0  # JACK's xrun reports to this client (any client late on the server)
+        self.xrun_positions: list[int] = []  # where in the signal each came (while playing)
         self.client.set_process_callback(self._process)
         self.client.set_xrun_callback(self._xrun)
         self.client.activate()
@@ -93,6 +95,8 @@ class JackTester:
 
     def _xrun(self, delay_us: float) -> None:
         self.xruns += 1
+        if self._running:
+            self.xrun_positions.append(self._position)
 
     def connect_host(self, timeout_s: float = 10.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -124,6 +128,67 @@ class JackTester:
         client, self.client = self.client, None
         client.deactivate()
         client.close()
+
+
+class XrunCounter:
+    """A JACK client that only listens: it counts the server's xrun reports (any client late),
+    with no process callback of its own to make one."""
+
+    def __init__(self, server: JackServer) -> None:
+        import jack
+
+        self.client = jack.Client("srxruns", servername=server.name, no_start_server=True)
+        self.xruns = 0
+        self.client.set_xrun_callback(self._xrun)
+        self.client.activate()
+
+    def _xrun(self, delay_us: float) -> None:
+        self.xruns += 1
+
+    def count_for(self, seconds: float) -> int:
+        before = self.xruns
+        time.sleep(seconds)
+        return self.xruns - before
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+class NativeClient:
+    """The baseline: jackd2's plain C example client (a sine into the playback ports)."""
+
+    def __init__(self, server: JackServer) -> None:
+        self.process = subprocess.Popen(
+            ["jack_simple_client"], env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while not _client_ports(server, "jack_simple_client:"):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError("jack_simple_client did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def _client_ports(server: JackServer, prefix: str) -> bool:
+    listed = subprocess.run(["jack_lsp"], env=server.env, capture_output=True, text=True).stdout
+    return any(line.startswith(prefix) for line in listed.splitlines())
+
+
+def native_baseline_xruns(server: JackServer, seconds: float) -> int:
+    """xruns the server reports in ``seconds`` with only the C client running."""
+    client = NativeClient(server)
+    counter = XrunCounter(server)
+    try:
+        return counter.count_for(seconds)
+    finally:
+        counter.close()
+        client.stop()
 
 
 class HostProcess:

@@ -83,7 +83,7 @@ def make_delay(path: Path, delay_samples: int, channels: int = 1, sample_rate: i
     return save_model(path, nodes, inputs, outputs, body, init)
 
 
-def make_gain(path: Path, channels: int = 1) -> Path:
+def make_gain(path: Path, channels: int = 1, default_db: float = 0.0) -> Path:
     """out = in * 10 ** (params[0] / 20): one knob, gain in dB."""
     init = [
         numpy_helper.from_array(np.array(10.0, np.float32), "ten"),
@@ -98,7 +98,7 @@ def make_gain(path: Path, channels: int = 1) -> Path:
     body = manifest(
         path.stem,
         channels=channels,
-        params=[{"name": "gain", "min": -24.0, "max": 24.0, "default": 0.0, "unit": "dB"}],
+        params=[{"name": "gain", "min": -24.0, "max": 24.0, "default": default_db, "unit": "dB"}],
     )
     return save_model(path, nodes, inputs, [audio_info("audio_out", channels)], body, init)
 

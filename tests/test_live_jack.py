@@ -11,10 +11,19 @@ import time
 import numpy as np
 import pytest
 
-from realtime.engine import Engine, EngineConfig
+from realtime.engine import CONCEAL_SECONDS, Engine, EngineConfig
 from tests.conftest import noise, stream
-from tests.jack_harness import RATE, HostProcess, JackServer, JackTester, jack_missing_reason
+from tests.jack_harness import (
+    RATE,
+    HostProcess,
+    JackServer,
+    JackTester,
+    XrunCounter,
+    jack_missing_reason,
+    native_baseline_xruns,
+)
 
+XRUN_WINDOW_S = 20.0
 reason = jack_missing_reason()
 pytestmark = pytest.mark.skipif(reason is not None, reason=reason or "")
 
@@ -33,10 +42,9 @@ def tester(server):
     client.close()
 
 
-@pytest.mark.parametrize("mode", ["direct", "buffered"])
 @pytest.mark.parametrize("block", ["0", "128"])
-def test_round_trip_equals_reported_latency(server, tester, styles_dir, tmp_path, mode, block):
-    host = HostProcess(server, tmp_path / "stats.json", "--style", str(styles_dir / "delay37.onnx"), "--mode", mode, "--block", block)
+def test_round_trip_equals_reported_latency(server, tester, styles_dir, tmp_path, block):
+    host = HostProcess(server, tmp_path / "stats.json", "--style", str(styles_dir / "delay37.onnx"), "--block", block)
     tester.connect_host()
     signal = np.zeros(RATE, np.float32)
     signal[12000] = 0.5
@@ -46,38 +54,56 @@ def test_round_trip_equals_reported_latency(server, tester, styles_dir, tmp_path
     assert abs(recorded.max() - 0.5) < 1e-6
     assert measured == stats["total_latency_samples"], stats
     assert stats["total_latency_samples"] == stats["device_latency_samples"] + stats["algorithmic_latency_samples"]
-    if mode == "direct":
-        assert stats["algorithmic_latency_samples"] == 37  # the style's own delay, nothing added
-    else:
-        assert stats["algorithmic_latency_samples"] == 37 + stats["engine_block_frames"]  # one block of margin
+    assert stats["algorithmic_latency_samples"] == 37 + stats["engine_block_frames"]  # one block of worker margin
     assert stats["engine_block_frames"] == 128  # --block 0 found the server's period
+    if block == "0":  # the server's one period, plus the margin, plus the style's own delay
+        assert stats["total_latency_samples"] == 128 + 128 + 37
 
 
-def test_live_output_equals_offline_render_and_rare_xruns_in_30_s(server, tester, styles_dir, tmp_path):
+def test_a_64_frame_period_halves_the_round_trip(styles_dir, tmp_path):
+    """At 64 frames the whole round trip (device, worker margin) is 128 samples (2.7 ms)."""
+    small = JackServer(f"stylerack-p64-{os.getpid()}", period=64)
+    try:
+        host = HostProcess(small, tmp_path / "stats.json", "--style", str(styles_dir / "identity.onnx"), "--block", "0")
+        tester = JackTester(small)
+        try:
+            tester.connect_host()
+            signal = np.zeros(RATE // 2, np.float32)
+            signal[6000] = 0.5
+            recorded = tester.play_and_record(signal)
+        finally:
+            tester.close()
+        stats = host.finish()
+    finally:
+        small.stop()
+    assert int(np.argmax(np.abs(recorded))) - 6000 == stats["total_latency_samples"] == 128, stats
+
+
+def test_live_output_equals_offline_render_and_xruns_match_a_native_client(server, tester, styles_dir, tmp_path):
+    # The C client baseline, measured on the same server in this test: this VM stalls every
+    # client now and then, native ones included, so xruns mean something only next to it.
+    baseline = native_baseline_xruns(server, XRUN_WINDOW_S)
     style = styles_dir / "delay37.onnx"
-    host = HostProcess(server, tmp_path / "stats.json", "--style", str(style), "--mode", "buffered", "--block", "128")
+    host = HostProcess(server, tmp_path / "stats.json", "--style", str(style), "--block", "0")
     tester.connect_host()
     source = noise(10 * RATE, seed=11, level=0.4)[:, 0]
     recorded = tester.play_and_record(np.concatenate([source, np.zeros(RATE, np.float32)]))
     server_xruns_while_recording = tester.xruns
-    # JACK reports an xrun to every client when any client is late, and the tester is Python
-    # too: the 30 s xrun window starts once StyleRack is alone on the server.
-    tester.close()
-    # The goal is zero. On this 2-core VM the whole process is now and then not scheduled for
-    # a period (about one xrun per 30-60 s idle, measured); such a stall shows as an xrun with a
-    # late block at the same callback, and once in a while they come in a burst (10 in one
-    # window, seen once in CI). What this test holds to: the worker never falls behind on its
-    # own (no late block without an xrun) and stalls stay rare: a second window is measured
-    # only when the first had more than 2.
-    for window in range(2):
-        before, after = stats_window(host, 30.0)
-        assert after["callbacks"] - before["callbacks"] >= 29 * RATE // 128
-        xruns, late = after["xruns"] - before["xruns"], after["late_blocks"] - before["late_blocks"]
-        if xruns <= 2:
-            break
+    tester.close()  # the tester's own process callback is Python: StyleRack is measured alone
+    counter = XrunCounter(server)
+    try:
+        before = host_stats(host)
+        xruns = counter.count_for(XRUN_WINDOW_S)
+        after = host_stats(host)
+    finally:
+        counter.close()
     stats = host.finish()
-    events = (after["xrun_callbacks"], after["late_block_callbacks"], before["callbacks"], window)
-    assert late <= xruns <= 2, events
+    detail = f"StyleRack {xruns} xruns vs C client {baseline} in {XRUN_WINDOW_S:.0f} s; {after}"
+    assert after["callbacks"] - before["callbacks"] >= (XRUN_WINDOW_S - 1) * RATE // 128, detail
+    assert xruns <= 2 * baseline + 3, detail  # counts this small are noisy: same order as the C client
+    # StyleRack's own doing: a wet block late without the whole process having been stalled
+    assert lone_late_blocks(before, after) == [], detail
+    assert after["over_budget_callbacks"] - before["over_budget_callbacks"] <= after["xruns"] - before["xruns"], detail
 
     engine = Engine(EngineConfig(sample_rate=RATE, block_frames=128))
     engine.load(style)
@@ -98,18 +124,20 @@ def test_live_output_equals_offline_render_and_rare_xruns_in_30_s(server, tester
         f"periods differing: {np.flatnonzero(differs)[:20].tolist()}, stalls while recording: {stalls} "
         f"(tester {server_xruns_while_recording}, host xruns {before['xruns']}, late {before['late_blocks']})"
     )
-    assert stalls <= 5, detail  # rare: at most 5 in the 11 s recording
     assert differs.sum() <= 4 * stalls, detail
     assert longest_run(differs) <= 4, detail  # aligned again after each stall
 
 
-def stats_window(host: HostProcess, seconds: float) -> tuple[dict, dict]:
-    """The host's counters at the start and the end of ``seconds`` of running."""
+def host_stats(host: HostProcess) -> dict:
     host.command("stats")
-    before = json.loads(host.wait_for("{"))
-    time.sleep(seconds)
-    host.command("stats")
-    return before, json.loads(host.wait_for("{"))
+    return json.loads(host.wait_for("{"))
+
+
+def lone_late_blocks(before: dict, after: dict) -> list[int]:
+    """Late blocks (callback numbers) between two reports with no xrun within 2 callbacks."""
+    xruns = after["xrun_callbacks"]
+    late = [c for c in after["late_block_callbacks"] if c > before["callbacks"]]
+    return [c for c in late if not any(abs(c - x) <= 2 for x in xruns)]
 
 
 def longest_run(flags: np.ndarray) -> int:
@@ -140,11 +168,11 @@ def test_switching_mixing_and_bypass_while_running_do_not_click(server, tester, 
 def play_switching_scenario(server, tester, styles_dir, folder):
     """A 220 Hz sine through `run` while a script switches styles, mixes and bypasses."""
     folder.mkdir()
-    # Margin 3: preparing the new style in the control thread holds the GIL for a few ms at a
-    # time, which starves a worker with a margin of one block (late blocks, then dry audio).
+    # Margin 2: the test is about clicks; a VM stall of a few ms on the worker alone must not
+    # turn into a (crossfaded, counted) late block here. The margin-1 default is timed elsewhere.
     host = HostProcess(
         server, folder / "stats.json", "--style", str(styles_dir / "gain.onnx"), "--param", "gain=-6",
-        "--mode", "buffered", "--margin", "3", "--block", "128", "--styles-dir", str(styles_dir),
+        "--margin", "2", "--block", "128", "--styles-dir", str(styles_dir),
     )
     tester.connect_host()
     seconds = 6.0
@@ -168,6 +196,49 @@ def play_switching_scenario(server, tester, styles_dir, folder):
     replies = [host.wait_for(prefix) for prefix in ("style 'delay37'", "mix 0.30", "mix 1.00", "bypass on", "bypass off", "style 'gain'")]
     stats = host.finish()
     return recorded, stats, host.process.stderr.read(), replies, seconds
+
+
+def test_the_window_under_gil_stress_never_makes_the_audio_late(server, tester, styles_dir, tmp_path):
+    """The window's interpreter held for 200 ms at a time by pure Python, styles switching every
+    0.5 s, the mix slider moving and the meter timers running: the engine process has its own
+    GIL, so its native callback runs every period and its worker is never late. Margin 2: a
+    stall of the VM on the worker thread alone (a few ms, now and then) is not what this tests."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("PyQt6.QtWidgets", reason="PyQt6 is not installed")
+    stats_path = tmp_path / "stats.json"
+    window = subprocess.Popen(
+        [sys.executable, "-m", "gui.exercise", "--seconds", "6", "--styles", "quieter,delay37", "--styles-dir",
+         str(styles_dir), "--switch-every", "0.5", "--slide-every", "0.25", "--gil-hold-ms", "200", "--block", "0",
+         "--margin", "2", "--stats", str(stats_path)],
+        env=dict(server.env, QT_QPA_PLATFORM="offscreen"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert window.stdout.readline().startswith("running"), window.stderr.read()
+        tester.connect_host(timeout_s=30)
+        amplitude, frequency = 0.4, 220.0
+        t = np.arange(4 * RATE) / RATE
+        recorded = tester.play_and_record((amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32))
+    finally:
+        out, err = window.communicate(timeout=120)
+    assert window.returncode == 0, err
+    stats = json.loads(stats_path.read_text())
+    detail = {k: stats[k] for k in ("callbacks", "seconds_running", "xruns", "late_blocks", "late_block_callbacks",
+                                    "xrun_callbacks", "switch_callbacks")}
+    assert len(stats["switch_callbacks"]) >= 2, detail  # styles did switch under the stress
+    assert stats["callbacks"] >= (stats["seconds_running"] - 0.5) * RATE / 128, detail  # every period
+    assert lone_late_blocks({"callbacks": 0}, stats) == [], detail
+    assert np.isfinite(recorded).all() and np.abs(recorded[RATE:]).max() > 0.15
+    # continuous: the sine's own steps, plus at most what the fades add; a hard switch between
+    # the -6 dB style, the delay style and the dry would jump by up to 0.2
+    fade = round(CONCEAL_SECONDS * RATE)
+    steps = np.abs(np.diff(recorded[RATE // 2 :]))
+    for position in tester.xrun_positions:  # a stall of the whole VM is not the host's doing
+        at = position - RATE // 2
+        steps[max(0, at - 3 * 128) : max(0, at + 3 * 128)] = 0.0
+    own_step = amplitude * 2 * np.pi * frequency / RATE
+    assert steps.max() <= own_step * 1.05 + 2 * amplitude / fade, (float(steps.max()), tester.xrun_positions, detail)
 
 
 def test_a_timbre_style_plays_live_with_its_declared_onset_latency(server, tester, tmp_path):
