@@ -1,12 +1,22 @@
-"""Live xruns, late blocks and round-trip latency on a JACK dummy server, idle and under load.
+"""Live glitches and round trip on a JACK dummy server: StyleRack next to a native C client.
 
-    .venv/bin/python bench/live_load.py [--seconds 60] [--style PATH] [--json FILE]
+    .venv/bin/python bench/live_load.py [--seconds 60] [--periods 128,64] [--json FILE]
+                                        [--host-root DIR]
 
-For each mode (direct, buffered) and load (idle; both cores busy with one spinning process
-each), it starts a JACK dummy server at 48 kHz / 128 frames, runs `stylerack run` with
-the style (default: a 32-unit random GRU, the cost of a small amp model), measures the
-round trip with an impulse from a second JACK client, and reads xruns and late blocks
-from `--stats`. Needs jackd (scripts/setup.sh --dev).
+For each period (128 and 64 frames at 48 kHz) and load (idle; both cores busy with one
+spinning process each), it measures, one after the other on the same server:
+
+- ``C client``: jackd2's ``jack_simple_client`` (the native baseline);
+- ``run``: ``stylerack run --style fuzz --block 0``;
+- ``window``: the window (``python -m gui.exercise``, offscreen) processing the live input while
+  a script switches between fuzz and tube-drive every 2 s and moves the mix slider 4 times a
+  second.
+
+xruns are counted the same way for all three, by an outside JACK client that only listens.
+For StyleRack it also reports wet-late blocks, style time p99, worker wake-up p99, callbacks,
+and the round trip measured with an impulse from a second JACK client before the timed window
+(next to the latency StyleRack reports). ``--host-root`` runs another checkout's StyleRack
+(for before/after numbers). Needs jackd and PyQt6 (scripts/setup.sh --dev).
 """
 
 from __future__ import annotations
@@ -23,62 +33,122 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.jack_harness import RATE, HostProcess, JackServer, JackTester  # noqa: E402
-from tests.style_builders import make_gru  # noqa: E402
+from tests.jack_harness import RATE, JackServer, JackTester, NativeClient, XrunCounter  # noqa: E402
 
 SPIN = "import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass\n"
 
 
-def one_run(style: Path, mode: str, loaded: bool, seconds: float, work: Path) -> dict:
-    server = JackServer(f"stylerack-bench-{os.getpid()}")
-    hogs = []
+def start_load(seconds: float) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", SPIN.format(seconds=seconds)]) for _ in range(os.cpu_count() or 2)]
+
+
+def stylerack_command(kind: str, stats: Path) -> list[str]:
+    if kind == "run":
+        return [sys.executable, "-m", "realtime.cli", "run", "--style", "fuzz", "--block", "0", "--allow-feedback",
+                "--stats", str(stats)]
+    return [sys.executable, "-m", "gui.exercise", "--styles", "fuzz,tube-drive", "--switch-every", "2",
+            "--slide-every", "0.25", "--block", "0", "--seconds", "100000", "--stats", str(stats)]
+
+
+def round_trip(server: JackServer) -> int:
+    tester = JackTester(server)
     try:
-        host = HostProcess(server, work / "stats.json", "--style", str(style), "--mode", mode, "--block", "128")
-        tester = JackTester(server)
-        tester.connect_host()
+        tester.connect_host(timeout_s=60)
         impulse = np.zeros(RATE // 2, np.float32)
         impulse[6000] = 0.5
         recorded = tester.play_and_record(impulse)
+    finally:
         tester.close()
-        started = time.monotonic()
-        if loaded:
-            hogs = [subprocess.Popen([sys.executable, "-c", SPIN.format(seconds=seconds)]) for _ in range(os.cpu_count() or 2)]
-        time.sleep(max(0.0, seconds - (time.monotonic() - started)))
-        stats = host.finish()
+    return int(np.argmax(np.abs(recorded))) - 6000
+
+
+def measure_stylerack(server: JackServer, kind: str, loaded: bool, seconds: float, work: Path, root: Path) -> dict:
+    stats_path = work / f"{kind}.json"
+    stats_path.unlink(missing_ok=True)
+    env = dict(server.env, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(root))
+    process = subprocess.Popen(stylerack_command(kind, stats_path), env=env, cwd=root, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hogs: list[subprocess.Popen] = []
+    try:
+        process.stdout.readline()  # "running ..."
+        measured = round_trip(server)
+        counter = XrunCounter(server)
+        hogs = start_load(seconds) if loaded else []
+        xruns = counter.count_for(seconds)
+        counter.close()
     finally:
         for hog in hogs:
             hog.kill()
-        server.stop()
-    stats["measured_round_trip_samples"] = int(np.argmax(np.abs(recorded))) - 6000
-    stats["load"] = "both cores busy" if loaded else "idle"
-    return stats
+        process.communicate("quit\n", timeout=60)  # both write their stats as they stop
+    stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
+    return {"client": kind, "load": "both cores busy" if loaded else "idle", "xruns": xruns,
+            "measured_round_trip_samples": measured, **{k: stats.get(k) for k in REPORTED}}
+
+
+REPORTED = ("callbacks", "late_blocks", "style_time_p99_us", "worker_wake_p99_us", "total_latency_samples",
+            "over_budget_callbacks")
+
+
+def measure_native(server: JackServer, loaded: bool, seconds: float) -> dict:
+    client = NativeClient(server)
+    counter = XrunCounter(server)
+    hogs = start_load(seconds) if loaded else []
+    try:
+        xruns = counter.count_for(seconds)
+    finally:
+        for hog in hogs:
+            hog.kill()
+        counter.close()
+        client.stop()
+    return {"client": "C client", "load": "both cores busy" if loaded else "idle", "xruns": xruns}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--style", type=Path)
+    parser.add_argument("--periods", default="128,64")
+    parser.add_argument("--clients", default="C client,run,window")
+    parser.add_argument("--host-root", type=Path, default=Path(__file__).resolve().parents[1])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    rows = []
+    clients = args.clients.split(",")
     with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        style = args.style or make_gru(work / "gru32.onnx")
-        rows = []
-        for mode in ("direct", "buffered"):
-            for loaded in (False, True):
-                print(f"{mode:8} {'load' if loaded else 'idle'}: {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
-                rows.append(one_run(style, mode, loaded, args.seconds, work))
-    print(f"| mode | load | xruns | late blocks | callbacks | style time median / p99 (us) | reported latency | measured round trip |")
-    print("|---|---|---|---|---|---|---|---|")
+        for period in map(int, args.periods.split(",")):
+            server = JackServer(f"stylerack-bench-{os.getpid()}-{period}", period=period)
+            try:
+                for loaded in (False, True):
+                    for client in clients:
+                        print(f"{period} frames, {client}, {'busy' if loaded else 'idle'}: {args.seconds:.0f} s ...",
+                              file=sys.stderr, flush=True)
+                        if client == "C client":
+                            row = measure_native(server, loaded, args.seconds)
+                        else:
+                            row = measure_stylerack(server, client, loaded, args.seconds, Path(folder), args.host_root)
+                        rows.append({"period": period, **row})
+                        print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+                        time.sleep(1.0)
+            finally:
+                server.stop()
+    print("| period | load | client | xruns | wet-late blocks | callbacks | style p99 (us) | worker wake p99 (us) "
+          "| reported latency | measured round trip |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(
-            f"| {r['mode']} | {r['load']} | {r['xruns']} | {r['late_blocks']} | {r['callbacks']} | "
-            f"{r['style_time_median_us']:.0f} / {r['style_time_p99_us']:.0f} | {r['total_latency_samples']} smp "
-            f"({r['total_latency_ms']:.2f} ms) | {r['measured_round_trip_samples']} smp |"
-        )
+        cells = [str(r["period"]), r["load"], r["client"], str(r["xruns"])]
+        if r["client"] == "C client":
+            cells += ["", "", "", "", "", ""]
+        else:
+            cells += [str(r["late_blocks"]), str(r["callbacks"]), _us(r["style_time_p99_us"]),
+                      _us(r["worker_wake_p99_us"]), f"{r['total_latency_samples']} smp",
+                      f"{r['measured_round_trip_samples']} smp"]
+        print("| " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
+
+
+def _us(value) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from realtime.catalog import resolve
 from realtime.errors import ConfigError, StyleRackError
+from realtime.worker import HELPER_PRIORITY, try_realtime_priority
 
 
 class CommandReader:
@@ -28,6 +29,7 @@ class CommandReader:
         threading.Thread(target=self._read, name="stylerack-commands", daemon=True).start()
 
     def _read(self) -> None:
+        try_realtime_priority(HELPER_PRIORITY)  # it takes the GIL (briefly) that the style worker needs
         try:
             for line in self._stream:
                 self.lines.put(line)

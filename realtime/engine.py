@@ -251,7 +251,7 @@ class Engine:
         worker, before audio flows), and reset it: its first call there is slow."""
         for strip in self._live:
             if strip.runner.fresh:
-                strip.runner.warm_up()
+                strip.runner.warm_up(strip.chunk_frames, calls=2)
 
     def start(self) -> None:
         if self.worker:

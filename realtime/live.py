@@ -11,6 +11,7 @@ reported by ``poll()``, never silently.
 from __future__ import annotations
 
 import gc
+import math
 import sys
 import threading
 import time
@@ -22,9 +23,13 @@ from realtime.devices import DeviceChoice, check_rate, import_sounddevice, resol
 from realtime.engine import Engine, EngineConfig
 from realtime.errors import DeviceError
 from realtime.native import ffi, lib
+from realtime.worker import HELPER_PRIORITY, try_realtime_priority
 
 #: no callback for this long while the stream claims to run means the device is gone
 STALL_SECONDS = 1.0
+#: the worker's first passes after a stream starts are slow (about 0.8 ms, cold): a late block
+#: in this time is counted apart, as startup_late_blocks (it is crossfaded like any other)
+STARTUP_GRACE_SECONDS = 0.02
 MCL_CURRENT = 1
 
 
@@ -44,7 +49,7 @@ def lock_memory() -> bool:
 
 _ABANDONED: list = []  # (stream, engine) whose device died; never closed (see LiveHost.stop)
 #: a short GIL switch interval lets the style worker in sooner when another thread computes
-SWITCH_INTERVAL_S = 0.001
+SWITCH_INTERVAL_S = 0.0002
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,9 @@ class LiveHost:
         self.demo = bool(enabled)
 
     def start(self) -> None:
-        """Open and start the stream (the style must be set on ``engine`` first)."""
+        """Open and start the stream (the style must be set on ``engine`` first). The calling
+        thread is the host's control thread: it gets a real-time priority below the worker's
+        where the system allows, so that it is never preempted while it holds the GIL."""
         self._stopping = False
         self._finished.clear()
         self.failure = None
@@ -156,11 +163,14 @@ class LiveHost:
             self.engine.stop()
             raise
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        self.report()  # its first call runs code for the first time: not while audio waits on the GIL
+        try_realtime_priority(HELPER_PRIORITY)  # this (control) thread takes the GIL the worker needs
         gc.collect()
         gc.freeze()  # long-lived objects leave the collector's view: shorter pauses for the worker
         self.memory_locked = lock_memory()
         self._last_callback = self._started = time.monotonic()
         self._last_count = self.engine.stats.callbacks
+        lib.sr_engine_set_startup_grace(self.engine.native, math.ceil(STARTUP_GRACE_SECONDS * self.sample_rate / self.block_frames))
         self._stream.start()
 
     def poll(self) -> str | None:
@@ -245,6 +255,7 @@ class LiveHost:
             "seconds_running": round(time.monotonic() - self._started, 3) if self._started else 0.0,
             "xruns": stats.xruns,
             "late_blocks": stats.late_blocks,
+            "startup_late_blocks": stats.startup_late_blocks,
             "over_budget_callbacks": stats.over_budget_callbacks,
             "non_finite_resets": engine.non_finite_resets(),
             "callback_errors": stats.callback_errors,

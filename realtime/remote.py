@@ -18,7 +18,6 @@ from pathlib import Path
 from realtime import errors
 from realtime.errors import DeviceError, StyleRackError
 from realtime.live import LiveHost, LiveSettings
-from realtime.worker import HELPER_PRIORITY, try_realtime_priority
 
 #: how long a request may take (opening devices and preparing a style included)
 REPLY_TIMEOUT_S = 60.0
@@ -82,7 +81,6 @@ def serve(conn, settings: LiveSettings) -> None:
         conn.send(("error", (type(exc).__name__, str(exc))))
         return
     conn.send(("ok", {"devices": host.devices, "sample_rate": host.sample_rate, "block_frames": host.block_frames}))
-    try_realtime_priority(HELPER_PRIORITY)  # it takes the GIL the worker needs: never preempted holding it
     server = _Server(host)
     while True:
         try:

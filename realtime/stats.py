@@ -46,10 +46,12 @@ class EngineStats:
         self.wake = TimingRing()  # worker wake-up delay after the callback's post
         self.retired_non_finite_resets = 0
         self.worker_errors = 0
+        _median_p99(np.arange(4.0))  # numpy's first percentile takes ~12 ms of GIL: not while audio runs
 
     callbacks = property(lambda self: self._native.callbacks)
     xruns = property(lambda self: self._native.xruns)
     late_blocks = property(lambda self: self._native.late_blocks)
+    startup_late_blocks = property(lambda self: self._native.startup_late_blocks)
     over_budget_callbacks = property(lambda self: self._native.over_budget)
     callback_errors = property(lambda self: self._native.callback_errors)
     non_finite_inputs = property(lambda self: self._native.non_finite_inputs)

@@ -52,8 +52,9 @@ class Latency:
 class Strip:
     """One style between the engine's input and its mixer."""
 
-    def __init__(self, runner: StyleRunner, wet: WetPath, latency: Latency) -> None:
+    def __init__(self, runner: StyleRunner, wet: WetPath, latency: Latency, chunk_frames: int) -> None:
         self.runner = runner
+        self.chunk_frames = chunk_frames  # what the style runs on per device block (block multiple included)
         self.wet = wet
         self.latency = latency
         self.name = runner.style.name
@@ -103,4 +104,4 @@ def prepare_strip(
         raise ConfigError(
             f"{style.path}: latency {total} frames is more than this engine holds ({max_latency_frames - max_block_frames})"
         )
-    return Strip(runner, wet, latency)
+    return Strip(runner, wet, latency, chunk)

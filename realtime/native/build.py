@@ -27,23 +27,29 @@ def declarations() -> str:
     return "\n".join(f"#define {name} {value}" for name, value in defines) + "\n" + body
 
 
-ffibuilder = FFI()
-ffibuilder.cdef(declarations())
-ffibuilder.set_source(
-    "realtime.native._core",
-    '#include "core.h"',
-    sources=[str((HERE / "core.c").relative_to(Path.cwd()) if HERE.is_relative_to(Path.cwd()) else HERE / "core.c")],
-    include_dirs=[str(HERE)],
-    extra_compile_args=["-O2", "-std=gnu99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-    libraries=["m", "pthread"],
-)
+def make_builder(source_dir: str) -> FFI:
+    """The cffi builder; ``source_dir``: where core.c is, relative to setup.py for an install."""
+    builder = FFI()
+    builder.cdef(declarations())
+    builder.set_source(
+        "realtime.native._core",
+        '#include "core.h"',
+        sources=[f"{source_dir}/core.c"],
+        include_dirs=[source_dir],
+        extra_compile_args=["-O2", "-std=gnu99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        libraries=["m", "pthread"],
+    )
+    return builder
+
+
+ffibuilder = make_builder("realtime/native")  # setup.py's cffi_modules
 
 if __name__ == "__main__":
     import shutil
     import tempfile
 
     with tempfile.TemporaryDirectory() as work:
-        built = Path(ffibuilder.compile(tmpdir=work))
+        built = Path(make_builder(str(HERE)).compile(tmpdir=work))
         staged = HERE / (built.name + ".new")
         shutil.copy2(built, staged)
         staged.replace(HERE / built.name)  # a rename: a process that has the old one loaded keeps it

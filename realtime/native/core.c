@@ -148,6 +148,7 @@ struct sr_engine {
     int64_t line_written;
     sr_slot *current, *incoming, *pending, *retired;
     int64_t preroll_frames, fade_done_frames;
+    int64_t grace_until; /* late blocks up to this callback count are startup_late_blocks */
     sr_ring *tap;
     const sr_demo *demo;
     int64_t demo_pos; /* the callback's */
@@ -242,6 +243,10 @@ void sr_engine_jump_to_targets(sr_engine *e) {
     e->gain_in.value = e->gain_in.target;
     e->gain_out.value = e->gain_out.target;
     e->wet_amount.value = e->wet_amount.target;
+}
+
+void sr_engine_set_startup_grace(sr_engine *e, int64_t callbacks) {
+    __atomic_store_n(&e->grace_until, e->stats.callbacks + callbacks, __ATOMIC_RELEASE);
 }
 
 void sr_engine_set_first(sr_engine *e, sr_slot *slot) { STORE(&e->current, slot); }
@@ -350,6 +355,16 @@ static void line_read(sr_engine *e, float *out, int64_t delay, int frames) {
 
 static void note_event(int64_t *slots, int64_t count, int64_t callback) {
     if (count < SR_EVENT_SLOTS) slots[count] = callback;
+}
+
+static void note_late(sr_engine *e) {
+    sr_stats *st = &e->stats;
+    if (st->callbacks <= LOAD(&e->grace_until)) {
+        st->startup_late_blocks++;
+        return;
+    }
+    note_event(st->late_at, st->late_blocks, st->callbacks);
+    st->late_blocks++;
 }
 
 void sr_engine_input(sr_engine *e, const float *in, int frames) {
@@ -478,8 +493,7 @@ void sr_engine_output(sr_engine *e, float *out, int frames) {
     if (!current) {
         line_read(e, mix, 0, frames);
     } else if (!mix_slot(e, current, mix, frames)) {
-        note_event(st->late_at, st->late_blocks, st->callbacks);
-        st->late_blocks++;
+        note_late(e);
     }
     if (incoming) {
         float *other = e->mix_b;
@@ -487,10 +501,7 @@ void sr_engine_output(sr_engine *e, float *out, int frames) {
         if (e->preroll_frames > 0) {
             e->preroll_frames -= frames;
         } else {
-            if (!on_time) {
-                note_event(st->late_at, st->late_blocks, st->callbacks);
-                st->late_blocks++;
-            }
+            if (!on_time) note_late(e);
             float total = (float)e->crossfade_frames;
             for (int c = 0; c < nout; c++) {
                 float *a = mix + c * stride;

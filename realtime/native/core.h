@@ -39,6 +39,7 @@ typedef struct sr_stats {
     int64_t callbacks;
     int64_t xruns;               /* PortAudio's status flags (under/overflow) */
     int64_t late_blocks;         /* wet not there in time: crossfaded to the aligned dry */
+    int64_t startup_late_blocks; /* the same, within the grace callbacks after a stream starts */
     int64_t over_budget;         /* callbacks that took longer than their block lasts */
     int64_t callback_errors;     /* blocks refused (larger than the engine was built for) */
     int64_t non_finite_inputs;
@@ -79,6 +80,8 @@ void sr_slot_delete(sr_slot *slot);
 /* Control side (any thread but the audio thread). */
 void sr_engine_set_target(sr_engine *engine, int which, float value);
 void sr_engine_jump_to_targets(sr_engine *engine);   /* only while no audio runs */
+/* Late blocks within the next `callbacks` are counted apart (a stream's first passes are cold). */
+void sr_engine_set_startup_grace(sr_engine *engine, int64_t callbacks);
 void sr_engine_set_first(sr_engine *engine, sr_slot *slot); /* only before the first block */
 /* Queue a slot to crossfade in; returns the one queued before that never started (or NULL). */
 sr_slot *sr_engine_swap_pending(sr_engine *engine, sr_slot *slot);
