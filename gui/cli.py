@@ -7,6 +7,12 @@ import sys
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    from gui.platform_check import platform_problem
+
+    problem = platform_problem()
+    if problem:
+        print(f"stylerack: error: {problem}", file=sys.stderr)
+        return 2
     from PyQt6.QtWidgets import QApplication
 
     from gui.controller import Controller

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import platformdirs
 
-from realtime.catalog import discover, user_styles_dir
-from realtime.devices import looks_like_feedback
+from realtime.format.catalog import discover, user_styles_dir
+from realtime.live.devices import looks_like_feedback
 from realtime.errors import StyleRackError
 from realtime.live import LiveHost, LiveSettings
-from realtime.remote import RemoteHost
-from realtime.style import Style, load_style
+from realtime.live.remote import RemoteHost
+from realtime.format.style import Style, load_style
 
 Listener = Callable[[str, object], None]
 PRESETS_FILE = "presets.json"

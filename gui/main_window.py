@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
             return
         try:
             if self._device_lister is None:
-                from realtime.devices import list_devices, refresh_devices
+                from realtime.live.devices import list_devices, refresh_devices
 
                 refresh_devices()
                 devices = list_devices()

@@ -25,10 +25,10 @@ from models.arch import build
 from models.timbre import ARCH as TIMBRE_ARCH
 from models.timbre import TimbreModel
 from realtime.errors import StyleRackError
-from realtime.manifest import MANIFEST_KEY, parse_manifest
-from realtime.runner import StyleRunner
-from realtime.style import load_style
-from realtime.validate import run_blocks, validate
+from realtime.format.manifest import MANIFEST_KEY, parse_manifest
+from realtime.engine.runner import StyleRunner
+from realtime.format.style import load_style
+from realtime.offline.validate import run_blocks, validate
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-4

@@ -210,6 +210,6 @@ def onset_latency(model: TimbreModel, params: Sequence[float] = (0.0, 0.0, 0.0))
     """Samples from a tone's onset to the output reaching half its steady level (RMS over
     5 ms windows), at the style's default knobs: the latency a timbre style declares and
     that ``stylerack validate`` checks (see docs/style-format.md)."""
-    from realtime.validate import onset_delay
+    from realtime.offline.validate import onset_delay
 
     return onset_delay(lambda audio: render(model, audio, params), RATE)

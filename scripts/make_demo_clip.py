@@ -1,4 +1,4 @@
-"""Make the built-in demo clip (realtime/demo/demo.flac): a guitar phrase, a piano phrase and
+"""Make the built-in demo clip (realtime/live/demo.flac): a guitar phrase, a piano phrase and
 a spoken sentence, rendered here with fluidsynth and espeak-ng (scripts/setup.sh --material).
 
     .venv/bin/python scripts/make_demo_clip.py [--overwrite]
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from models import material  # noqa: E402
 
-OUT = ROOT / "realtime" / "demo" / "demo.flac"
+OUT = ROOT / "realtime" / "live" / "demo.flac"
 
 
 def main() -> int:

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Set StyleRack up in ./.venv. Usage: scripts/setup.sh [--dev] [--material]
-#   --dev       also the test tools, the JACK audio server used by the live tests, and the
-#               training extra (torch 2.13.0, CPU build).
+#   --dev       also the test tools, the JACK audio server and the X virtual framebuffer used
+#               by the live tests, and the training extra (torch 2.13.0, CPU build).
 #   --material  also fluidsynth, a General MIDI soundfont and espeak-ng, which
 #               `stylerack train recipe` uses to make its training audio.
-# System packages (PortAudio, libsndfile, and JACK with --dev) are installed when run as
-# root on Debian/Ubuntu; otherwise the script names what is missing.
+# System packages (PortAudio, libsndfile, the X libraries of Qt's window, a C compiler and the
+# Python headers for the native audio core, and JACK and Xvfb with --dev) are installed when run as root on Debian/Ubuntu; otherwise
+# the script names what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,13 +20,26 @@ for arg in "$@"; do
   esac
 done
 
+python=${PYTHON:-python3}
 need=(libportaudio2 libsndfile1)
-[ "$dev" = 1 ] && need+=(jackd2)
+# the window: the X libraries Qt's xcb platform plugin loads (gui/platform_check.py lists them)
+need+=(libxcb1 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0
+  libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0
+  libxcb-xkb1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libegl1 libgl1)
+# the native audio core is compiled at install: a C compiler and Python.h
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+headers=$("$python" -c 'import os, sysconfig; print(os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))')
+[ "$headers" = True ] || need+=(python3-dev)
+[ "$dev" = 1 ] && need+=(jackd2 xvfb xauth)
 [ "$material" = 1 ] && need+=(fluidsynth fluid-soundfont-gm espeak-ng)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+if ! command -v dpkg >/dev/null && { ! command -v cc >/dev/null 2>&1 || [ "$headers" != True ]; }; then
+  echo "setup: the native audio core needs a C compiler (cc) and the Python headers (Python.h for $python); please install them" >&2
+  exit 2
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing system packages: ${missing[*]}"
@@ -38,7 +52,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
-python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$dev" = 1 ]; then

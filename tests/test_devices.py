@@ -1,4 +1,4 @@
-from realtime.devices import looks_like_feedback
+from realtime.live.devices import looks_like_feedback
 
 
 def test_feedback_guard_spots_built_in_mic_and_speakers():

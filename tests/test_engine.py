@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from realtime.engine import CONCEAL_SECONDS, Engine, EngineConfig
-from realtime.runner import StyleRunner
-from realtime.style import load_style
+from realtime.engine.runner import StyleRunner
+from realtime.format.style import load_style
 from tests.conftest import make_engine, noise, stream
 
 BLOCKS = [1, 2, 63, 64, 128, 441, 1000, 4096]

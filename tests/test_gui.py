@@ -19,7 +19,7 @@ from PyQt6.QtCore import Qt  # noqa: E402
 from gui import controller as controller_module  # noqa: E402
 from gui.controller import Controller  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from realtime.devices import DeviceChoice  # noqa: E402
+from realtime.live.devices import DeviceChoice  # noqa: E402
 from realtime.engine import Engine, EngineConfig  # noqa: E402
 from realtime.errors import DeviceError  # noqa: E402
 
@@ -46,7 +46,7 @@ class FakeHost:
         return None
 
     def start_recording(self, path, overwrite=False):
-        from realtime.recorder import Recorder
+        from realtime.live.recorder import Recorder
 
         return Recorder(self.engine, path, overwrite=overwrite)
 
@@ -56,6 +56,7 @@ class FakeHost:
             "sample_rate": 48000, "device_latency_samples": 0, "algorithmic_latency_samples": latency.total_frames,
             "engine_block_frames": 128, "total_latency_ms": latency.total_ms, "total_latency_samples": latency.total_frames,
             "style_time_median_us": 10.0, "style_time_p99_us": 20.0, "xruns": 0, "late_blocks": 0, "provider": "CPU",
+            "worker_wake_p99_us": 30.0, "callbacks": self.engine.stats.callbacks, "over_budget_callbacks": 0,
             "input_peak": self.engine.stats.input_peak, "input_rms": self.engine.stats.input_rms,
             "output_peak": self.engine.stats.output_peak, "output_rms": self.engine.stats.output_rms,
         }
@@ -189,3 +190,24 @@ def test_settings_persist_between_runs(qtbot, styles_dir, tmp_path):
     qtbot.addWidget(second)
     assert second.devices.block.currentText() == "256" and second.devices.margin.currentText() == "2 blocks"
     assert second.controller.performance.style == "delay37" and second.mix.mix.value() == 42
+
+
+def test_no_display_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "realtime.cli", "gui"], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no display found" in lines[0] and "stylerack run" in lines[0]
+
+
+def test_a_missing_xcb_library_is_named_with_its_package(monkeypatch):
+    from gui import platform_check
+
+    monkeypatch.setitem(platform_check.XCB_LIBRARIES, "libxcb-not-there.so.9", "libxcb-not-there9")
+    problem = platform_check.platform_problem({"DISPLAY": ":99"}, "linux")
+    assert "libxcb-not-there.so.9" in problem and "apt-get install" in problem and "libxcb-not-there9" in problem
+    assert platform_check.platform_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None

@@ -242,8 +242,8 @@ def test_the_window_under_gil_stress_never_makes_the_audio_late(server, tester, 
 
 
 def test_a_timbre_style_plays_live_with_its_declared_onset_latency(server, tester, tmp_path):
-    from realtime.catalog import shipped_styles_dir
-    from realtime.validate import ONSET_TOLERANCE_S, onset_delay
+    from realtime.format.catalog import shipped_styles_dir
+    from realtime.offline.validate import ONSET_TOLERANCE_S, onset_delay
 
     host = HostProcess(server, tmp_path / "stats.json", "--style", str(shipped_styles_dir() / "violin.onnx"), "--block", "0")
     tester.connect_host()
@@ -291,11 +291,36 @@ def test_device_mistakes_are_one_line_exit_2(server, styles_dir, tmp_path):
         assert len(lines) == 1 and fragment in lines[0] and more in lines[0], result.stderr
 
 
-def test_the_window_plays_the_demo_clip_to_the_output_ports(server, tester, styles_dir):
+@pytest.fixture(scope="module")
+def x_display():
+    """A real X server (Xvfb) for the window's normal xcb platform; skipped where missing."""
+    import shutil
+    import subprocess
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("'Xvfb' is not installed (Debian: apt-get install xvfb; scripts/setup.sh --dev does it)")
+    display = f":{90 + os.getpid() % 100}"
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(f"/tmp/.X11-unix/X{display[1:]}"):
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            pytest.fail("Xvfb did not start")
+        time.sleep(0.05)
+    yield display
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("platform", ["offscreen", "xcb"])
+def test_the_window_plays_the_demo_clip_to_the_output_ports(server, tester, styles_dir, platform, request):
     import subprocess
     import sys
 
-    env = dict(server.env, QT_QPA_PLATFORM="offscreen")
+    env = dict(server.env, QT_QPA_PLATFORM=platform)
+    if platform == "xcb":  # the window as a user gets it: a real X server, Qt's normal platform plugin
+        env["DISPLAY"] = request.getfixturevalue("x_display")
     window = subprocess.Popen(
         [sys.executable, "-m", "realtime.cli", "gui", "--start", "--seconds", "6", "--styles-dir", str(styles_dir)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -305,6 +330,6 @@ def test_the_window_plays_the_demo_clip_to_the_output_ports(server, tester, styl
         recorded = tester.play_and_record(np.zeros(2 * RATE, np.float32))
     finally:
         out, err = window.communicate(timeout=30)
-    assert window.returncode == 0, err
+    assert window.returncode == 0, err  # it stayed up for its 6 s and closed normally
     assert np.abs(recorded).max() > 0.01  # the demo clip, through the style, reached the output ports
     assert np.isfinite(recorded).all() and np.abs(recorded).max() <= 1.0

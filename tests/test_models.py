@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch", reason="the train extra (torch) is not inst
 from models.arch import ARCHITECTURES, build, stream  # noqa: E402
 from models.capture import CaptureError, check_pair, run_capture  # noqa: E402
 from models.export import ExportError, export_style  # noqa: E402
-from realtime.style import load_style  # noqa: E402
+from realtime.format.style import load_style  # noqa: E402
 
 
 def manifest(name: str, knobs: int) -> dict:

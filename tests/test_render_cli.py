@@ -13,8 +13,8 @@ import pytest
 import soundfile as sf
 
 from realtime.cli import main
-from realtime.render import render_file
-from realtime.style import load_style
+from realtime.offline.render import render_file
+from realtime.format.style import load_style
 from tests.conftest import noise
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from realtime.ring import AudioFifo
+from realtime.engine.ring import AudioFifo
 
 
 def test_fifo_keeps_order_across_wraps():

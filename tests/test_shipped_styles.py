@@ -9,10 +9,10 @@ import itertools
 import numpy as np
 import pytest
 
-from realtime.catalog import shipped_styles_dir
-from realtime.runner import StyleRunner
-from realtime.style import load_style
-from realtime.validate import check_streaming, measure_latency
+from realtime.format.catalog import shipped_styles_dir
+from realtime.engine.runner import StyleRunner
+from realtime.format.style import load_style
+from realtime.offline.validate import check_streaming, measure_latency
 
 SHIPPED = sorted(p for p in shipped_styles_dir().glob("*.onnx") if load_style(p).manifest.category != "timbre")
 RATE = 48000

@@ -12,8 +12,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from realtime.errors import StyleFormatError, StyleNotFoundError
-from realtime.runner import StyleRunner
-from realtime.style import load_style
+from realtime.engine.runner import StyleRunner
+from realtime.format.style import load_style
 from tests import style_builders as sb
 
 
@@ -87,11 +87,11 @@ def test_manifest_bad_values(tmp_path):
 
 
 def test_a_stepped_knob_lands_on_its_steps(tmp_path):
-    from realtime.manifest import ParamSpec
+    from realtime.format.manifest import ParamSpec
 
     transpose = ParamSpec("transpose", -24.0, 24.0, 0.0, "st", step=1.0)
     assert [transpose.clamp(v) for v in (3.4, 3.6, -30.0, 23.7)] == [3.0, 4.0, -24.0, 24.0]
-    from realtime.manifest import parse_manifest
+    from realtime.format.manifest import parse_manifest
 
     body = sb.manifest("k", params=[{"name": "t", "min": -24, "max": 24, "default": 0, "unit": "st", "step": 1}])
     parsed = parse_manifest(json.dumps(body), "k.onnx")

@@ -19,10 +19,10 @@ from models.pitch import HOP, RATE  # noqa: E402
 from models.timbre import TimbreModel  # noqa: E402
 from models.timbre_recipes import manifest_for  # noqa: E402
 from models.timbre_train import onset_latency, pitch_error_cents  # noqa: E402
-from realtime.catalog import shipped_styles_dir  # noqa: E402
-from realtime.runner import StyleRunner  # noqa: E402
-from realtime.style import load_style  # noqa: E402
-from realtime.validate import run_blocks, validate  # noqa: E402
+from realtime.format.catalog import shipped_styles_dir  # noqa: E402
+from realtime.engine.runner import StyleRunner  # noqa: E402
+from realtime.format.style import load_style  # noqa: E402
+from realtime.offline.validate import run_blocks, validate  # noqa: E402
 from tests.conftest import make_engine, stream  # noqa: E402
 
 VIOLIN = shipped_styles_dir() / "violin.onnx"

@@ -52,11 +52,13 @@ class LevelMeter(QWidget):
 
 
 class Readouts(QWidget):
-    """Latency and how it is made up, style time and load, xruns, late blocks, provider."""
+    """Latency and how it is made up, style time and load, the worker's wake-up, callbacks, xruns,
+    late blocks, callbacks over budget, provider."""
 
     FIELDS = (
         ("latency", "Latency"), ("latency_parts", "Made of"), ("style_time", "Style time"), ("load", "CPU load"),
-        ("xruns", "Xruns"), ("late", "Late blocks"), ("provider", "Runs on"),
+        ("wake", "Worker wake-up"), ("callbacks", "Callbacks"), ("xruns", "Xruns"), ("late", "Late blocks"),
+        ("over_budget", "Over budget"), ("provider", "Runs on"),
     )
 
     def __init__(self) -> None:
@@ -88,6 +90,9 @@ class Readouts(QWidget):
             f"{report['style_time_median_us']:.0f} us median, {report['style_time_p99_us']:.0f} us p99 per block"
         )
         self.values["load"].setText(f"{100 * report['style_time_median_us'] * 1e-6 / block_s:.1f}% of one core")
+        self.values["wake"].setText(f"{report.get('worker_wake_p99_us', 0.0):.0f} us p99")
+        self.values["callbacks"].setText(str(report.get("callbacks", 0)))
         self.values["xruns"].setText(str(report["xruns"]))
         self.values["late"].setText(str(report["late_blocks"]))
+        self.values["over_budget"].setText(str(report.get("over_budget_callbacks", 0)))
         self.values["provider"].setText(str(report["provider"]))

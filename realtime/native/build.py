@@ -53,4 +53,7 @@ if __name__ == "__main__":
         staged = HERE / (built.name + ".new")
         shutil.copy2(built, staged)
         staged.replace(HERE / built.name)  # a rename: a process that has the old one loaded keeps it
+        for other in HERE.glob("_core*.so"):  # one built by pip under another name would shadow or be shadowed
+            if other.name != built.name:
+                other.unlink()
         print(f"built {HERE / built.name}")

@@ -15,8 +15,8 @@ import numpy as np
 import soundfile as sf
 
 from realtime.errors import AudioFileError
-from realtime.ring import AudioFifo
-from realtime.worker import HELPER_PRIORITY, try_realtime_priority
+from realtime.engine.ring import AudioFifo
+from realtime.engine.worker import HELPER_PRIORITY, try_realtime_priority
 
 FIFO_SECONDS = 4.0
 DRAIN_INTERVAL_S = 0.05

@@ -25,8 +25,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from realtime.engine import Engine, EngineConfig
-from realtime.runner import StyleRunner, round_up
-from realtime.style import Style, load_style
+from realtime.engine.runner import StyleRunner, round_up
+from realtime.format.style import Style, load_style
 
 RATE = 48000
 BLOCKS = (32, 64, 128, 256, 512)

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import gc
 import math
+import os
+import struct
 import sys
 import threading
 import time
 from dataclasses import dataclass
 
 
-from realtime.demo import load_demo_clip
-from realtime.devices import DeviceChoice, check_rate, import_sounddevice, resolve_devices
+from realtime.live.demo import load_demo_clip
+from realtime.live.devices import DeviceChoice, check_rate, import_sounddevice, resolve_devices
 from realtime.engine import Engine, EngineConfig
 from realtime.errors import DeviceError
 from realtime.native import ffi, lib
-from realtime.worker import HELPER_PRIORITY, try_realtime_priority
+from realtime.engine.worker import HELPER_PRIORITY, try_realtime_priority
 
 #: no callback for this long while the stream claims to run means the device is gone
 STALL_SECONDS = 1.0
@@ -45,6 +47,22 @@ def lock_memory() -> bool:
         return libc.mlockall(MCL_CURRENT) == 0  # not MCL_FUTURE: it slows every later allocation
     except (OSError, AttributeError):
         return False
+
+
+def hold_cpu_wakeup_latency(microseconds: int = 0) -> int | None:
+    """Ask the kernel to keep the CPUs out of idle states slower to leave than ``microseconds``
+    (PM QoS, /dev/cpu_dma_latency), as low-latency audio hosts do: a worker woken on an idle CPU
+    then starts at once. Held while the returned descriptor is open; None where not permitted."""
+    try:
+        fd = os.open("/dev/cpu_dma_latency", os.O_WRONLY)
+    except OSError:
+        return None
+    try:
+        os.write(fd, struct.pack("i", microseconds))
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 _ABANDONED: list = []  # (stream, engine) whose device died; never closed (see LiveHost.stop)
@@ -91,6 +109,7 @@ class LiveHost:
         self.failure: str | None = None
         self._last_latency = (0.0, 0.0)
         self.memory_locked = False
+        self._wakeup_latency_fd: int | None = None
         self.demo = False
 
     def _probe_device_block(self) -> int:
@@ -168,6 +187,7 @@ class LiveHost:
         gc.collect()
         gc.freeze()  # long-lived objects leave the collector's view: shorter pauses for the worker
         self.memory_locked = lock_memory()
+        self._wakeup_latency_fd = hold_cpu_wakeup_latency()
         self._last_callback = self._started = time.monotonic()
         self._last_count = self.engine.stats.callbacks
         lib.sr_engine_set_startup_grace(self.engine.native, math.ceil(STARTUP_GRACE_SECONDS * self.sample_rate / self.block_frames))
@@ -207,10 +227,13 @@ class LiveHost:
                 _ABANDONED.append((stream, self.engine))  # the callback's engine must outlive it
         self.engine.stop()
         gc.unfreeze()
+        if self._wakeup_latency_fd is not None:
+            os.close(self._wakeup_latency_fd)
+            self._wakeup_latency_fd = None
 
     def start_recording(self, path, overwrite: bool = False):
         """Record the output to ``path`` (WAV) from a thread of its own; returns the Recorder."""
-        from realtime.recorder import Recorder
+        from realtime.live.recorder import Recorder
 
         return Recorder(self.engine, path, overwrite=overwrite)
 
@@ -261,6 +284,7 @@ class LiveHost:
             "callback_errors": stats.callback_errors,
             "recording_dropped_frames": stats.tap_dropped_frames,
             "memory_locked": self.memory_locked,
+            "cpu_wakeup_latency_held": self._wakeup_latency_fd is not None,
             "style_time_median_us": round(median_us, 2),
             "style_time_p99_us": round(p99_us, 2),
             "worker_wake_p99_us": round(wake_p99_us, 2),

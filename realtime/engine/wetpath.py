@@ -19,8 +19,8 @@ import math
 import numpy as np
 import soxr
 
-from realtime.ring import AudioFifo
-from realtime.runner import StyleRunner
+from realtime.engine.ring import AudioFifo
+from realtime.engine.runner import StyleRunner
 
 RESAMPLER_QUALITY = "HQ"
 PRIMING_REPLAY_SECONDS = 3.0

@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from realtime.errors import ConfigError, StyleFormatError
-from realtime.style import AUDIO_IN, AUDIO_OUT, PARAMS, STATE_IN_PREFIX, STATE_OUT_PREFIX, Style
+from realtime.format.style import AUDIO_IN, AUDIO_OUT, PARAMS, STATE_IN_PREFIX, STATE_OUT_PREFIX, Style
 
 PROVIDER_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 

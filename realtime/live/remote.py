@@ -59,7 +59,7 @@ class _Server:
         return self.host.report()
 
     def start_recording(self, path: str, overwrite: bool) -> None:
-        from realtime.recorder import Recorder
+        from realtime.live.recorder import Recorder
 
         if self.recorder is not None:
             raise errors.ConfigError("a recording is already running")

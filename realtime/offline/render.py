@@ -19,7 +19,7 @@ import soundfile as sf
 
 from realtime.engine import Engine, EngineConfig
 from realtime.errors import AudioFileError, ConfigError
-from realtime.style import Style
+from realtime.format.style import Style
 
 Progress = Callable[[int, int], None]  # (frames done, frames total)
 

@@ -73,8 +73,8 @@ def add_styles_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from realtime.catalog import resolve
-    from realtime.render import render_file
+    from realtime.format.catalog import resolve
+    from realtime.offline.render import render_file
 
     style = resolve(args.style, args.styles_dir)
     show = sys.stderr.isatty()
@@ -162,7 +162,7 @@ def styles_markdown(styles) -> str:
 
 
 def cmd_styles(args: argparse.Namespace) -> int:
-    from realtime.catalog import discover
+    from realtime.format.catalog import discover
 
     styles, refused = discover(args.styles_dir)
     if args.json:
@@ -206,7 +206,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from realtime.errors import StyleNotFoundError
-    from realtime.validate import validate
+    from realtime.offline.validate import validate
 
     if not Path(args.path).exists():
         raise StyleNotFoundError(f"{args.path}: no such style file")
@@ -220,7 +220,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from realtime.devices import describe_devices
+    from realtime.live.devices import describe_devices
 
     print(describe_devices())
     return EXIT_OK
@@ -234,9 +234,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from realtime.catalog import resolve
-    from realtime.console import CommandReader, run_pending
-    from realtime.devices import looks_like_feedback
+    from realtime.format.catalog import resolve
+    from realtime.cli.console import CommandReader, run_pending
+    from realtime.live.devices import looks_like_feedback
     from realtime.live import LiveHost, LiveSettings
 
     if args.stats and not Path(args.stats).resolve().parent.is_dir():
@@ -309,8 +309,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from realtime.bench import run_bench, table
-    from realtime.catalog import discover, resolve
+    from realtime.offline.bench import run_bench, table
+    from realtime.format.catalog import discover, resolve
 
     if args.style:
         styles = [resolve(s, args.styles_dir) for s in args.style]

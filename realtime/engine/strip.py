@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from realtime.errors import ConfigError
-from realtime.runner import StyleRunner, round_up
-from realtime.style import Style, load_style
-from realtime.wetpath import WetPath
+from realtime.engine.runner import StyleRunner, round_up
+from realtime.format.style import Style, load_style
+from realtime.engine.wetpath import WetPath
 
 MAX_STYLE_CHANNELS = 8
 WARMUP_CALLS = 4
@@ -55,6 +55,7 @@ class Strip:
     def __init__(self, runner: StyleRunner, wet: WetPath, latency: Latency, chunk_frames: int) -> None:
         self.runner = runner
         self.chunk_frames = chunk_frames  # what the style runs on per device block (block multiple included)
+        self.slot = None  # its place in the native engine, once an engine plays it
         self.wet = wet
         self.latency = latency
         self.name = runner.style.name

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from realtime.errors import StyleFormatError
-from realtime.runner import StyleRunner, round_up
-from realtime.style import Style, load_style
+from realtime.engine.runner import StyleRunner, round_up
+from realtime.format.style import Style, load_style
 
 STREAM_BLOCKS = (1, 64, 441, 4096)
 STREAM_SECONDS = 0.5

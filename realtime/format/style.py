@@ -2,7 +2,7 @@
 
 ``load_style`` reads the ONNX graph without running it and refuses any file that breaks
 the contract, with one message naming the file and the fault. Running the style is the
-job of ``realtime.runner``.
+job of ``realtime.engine.runner``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from realtime.errors import StyleFormatError, StyleNotFoundError
-from realtime.manifest import MANIFEST_KEY, StyleManifest, parse_manifest
+from realtime.format.manifest import MANIFEST_KEY, StyleManifest, parse_manifest
 
 MIN_OPSET = 17
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})

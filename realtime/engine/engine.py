@@ -22,9 +22,9 @@ import numpy as np
 
 from realtime.errors import ConfigError
 from realtime.native import ffi, float_ptr, lib
-from realtime.stats import EngineStats
-from realtime.strip import Latency, Strip, prepare_strip
-from realtime.worker import StyleWorker
+from realtime.engine.stats import EngineStats
+from realtime.engine.strip import Latency, Strip, prepare_strip
+from realtime.engine.worker import StyleWorker
 
 MODES = ("direct", "buffered")
 #: a late wet block fades to the aligned dry (and back) over this long

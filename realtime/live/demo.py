@@ -1,5 +1,5 @@
 """The built-in demo clip, played in a loop as the input, so styles can be auditioned without
-a microphone. The clip ships in the package (realtime/demo/demo.flac, made by
+a microphone. The clip ships in the package (realtime/live/demo.flac, made by
 scripts/make_demo_clip.py from rendered instruments and synthesized speech)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import soxr
 
 from realtime.errors import AudioFileError
 
-DEMO_CLIP = Path(__file__).resolve().parent / "demo" / "demo.flac"
+DEMO_CLIP = Path(__file__).resolve().parent / "demo.flac"
 
 
 def load_demo_clip(sample_rate: int, path: Path = DEMO_CLIP) -> np.ndarray:

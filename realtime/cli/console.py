@@ -15,9 +15,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from realtime.catalog import resolve
+from realtime.format.catalog import resolve
 from realtime.errors import ConfigError, StyleRackError
-from realtime.worker import HELPER_PRIORITY, try_realtime_priority
+from realtime.engine.worker import HELPER_PRIORITY, try_realtime_priority
 
 
 class CommandReader:

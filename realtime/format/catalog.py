@@ -14,13 +14,13 @@ from pathlib import Path
 import platformdirs
 
 from realtime.errors import StyleFormatError, StyleNotFoundError, StyleRackError
-from realtime.style import Style, load_style
+from realtime.format.style import Style, load_style
 
 STYLE_SUFFIX = ".onnx"
 
 
 def shipped_styles_dir() -> Path:
-    return Path(__file__).resolve().parent / "styles"
+    return Path(__file__).resolve().parent.parent / "styles"
 
 
 def user_styles_dir() -> Path:

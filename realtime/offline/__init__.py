@@ -1,0 +1,1 @@
+"""Work on files and measurements, no device: render, validate, the benchmark."""
