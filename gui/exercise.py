@@ -69,25 +69,34 @@ def main(argv: list[str] | None = None) -> int:
         stop = threading.Event()
         state = {"style": 0, "slide": 0}
 
-        def switch() -> None:
-            state["style"] = (state["style"] + 1) % len(names)
-            controller.select_style(names[state["style"]])
+        def switch_styles() -> None:  # a script beside the window (a plain thread, as a hotkey tool would be)
+            while not stop.wait(args.switch_every):
+                state["style"] = (state["style"] + 1) % len(names)
+                controller.select_style(names[state["style"]], wait=True)
 
         def slide() -> None:
             state["slide"] += 1
             window.mix.mix.setValue(60 + 40 * (state["slide"] % 2))
 
-        timers = []
-        for every, action in ((args.switch_every, switch), (args.slide_every, slide)):
-            if every > 0:
-                timer = QTimer()
-                timer.timeout.connect(action)
-                timer.start(int(every * 1000))
-                timers.append(timer)
+        slider = QTimer()
+        slider.timeout.connect(slide)
+        if args.slide_every > 0:
+            slider.start(int(args.slide_every * 1000))
+        if args.switch_every > 0:
+            threading.Thread(target=switch_styles, daemon=True).start()
         if args.gil_hold_ms > 0:
             threading.Thread(target=hold_the_gil, args=(stop, args.gil_hold_ms / 1000), daemon=True).start()
+            # the stress ends on time even though it starves the window's own timers
+            timer = threading.Timer(args.seconds, stop.set)
+            timer.daemon = True
+            timer.start()
+
+        finished = threading.Event()
 
         def finish() -> None:
+            if finished.is_set():
+                return
+            finished.set()
             stop.set()
             sys.setswitchinterval(0.001)
             Path(args.stats).write_text(json.dumps(controller.host.report(), indent=2) + "\n")
@@ -96,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         quit_requested = threading.Event()
         threading.Thread(target=lambda: (sys.stdin.readline(), quit_requested.set()), daemon=True).start()
         watch = QTimer()
-        watch.timeout.connect(lambda: quit_requested.is_set() and not stop.is_set() and finish())
+        watch.timeout.connect(lambda: (quit_requested.is_set() or stop.is_set()) and finish())
         watch.start(100)
-        QTimer.singleShot(int(args.seconds * 1000), lambda: stop.is_set() or finish())
+        QTimer.singleShot(int(args.seconds * 1000), finish)
         return app.exec()
 
 
