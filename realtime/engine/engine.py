@@ -232,9 +232,6 @@ class Engine:
         strip = self._newest()
         return strip.latency if strip else None
 
-    def active_strips(self) -> tuple[Strip | None, Strip | None]:
-        return self.current, self._strip(lib.sr_engine_incoming)
-
     def pump(self) -> int:
         """Run every style on the input that has reached it (one thread at a time: the worker,
         or ``process`` in direct mode); returns the style frames processed."""

@@ -110,7 +110,6 @@ class LiveHost:
         self._last_latency = (0.0, 0.0)
         self.memory_locked = False
         self._wakeup_latency_fd: int | None = None
-        self.demo = False
 
     def _probe_device_block(self) -> int:
         """With ``--block 0`` the device picks the block: open a silent stream briefly and
@@ -166,7 +165,6 @@ class LiveHost:
     def set_demo_input(self, enabled: bool) -> None:
         """Play the built-in demo clip in a loop instead of the live input (or go back)."""
         self.engine.set_demo_input(load_demo_clip(self.sample_rate) if enabled else None)
-        self.demo = bool(enabled)
 
     def start(self) -> None:
         """Open and start the stream (the style must be set on ``engine`` first). The calling
@@ -283,6 +281,7 @@ class LiveHost:
             "non_finite_resets": engine.non_finite_resets(),
             "callback_errors": stats.callback_errors,
             "recording_dropped_frames": stats.tap_dropped_frames,
+            "style_input_dropped_frames": stats.input_dropped_frames,
             "memory_locked": self.memory_locked,
             "cpu_wakeup_latency_held": self._wakeup_latency_fd is not None,
             "style_time_median_us": round(median_us, 2),

@@ -43,9 +43,6 @@ class _Server:
             raise errors.ConfigError(f"the engine has no control '{name}'")
         return getattr(self.host.engine, name)(*args)
 
-    def latency(self):
-        return self.host.engine.latency
-
     def set_demo_input(self, enabled: bool) -> None:
         self.host.set_demo_input(enabled)
 
@@ -129,10 +126,6 @@ class RemoteEngine:
     set_param = _control("set_param")
     jump_to_targets = _control("jump_to_targets")
     del _control
-
-    @property
-    def latency(self):
-        return self._host.call("latency")
 
 
 class RemoteRecording:

@@ -157,7 +157,7 @@ struct sr_engine {
 
 sr_stats *sr_engine_stats(sr_engine *e) { return &e->stats; }
 
-int64_t sr_now_ns(void) {
+static int64_t sr_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;

@@ -95,7 +95,6 @@ void sr_engine_set_demo(sr_engine *engine, const sr_demo *demo); /* NULL: the de
 /* The style worker's wait: until the callback posts (1) or timeout_us passes (0). */
 int sr_engine_wait_work(sr_engine *engine, int64_t timeout_us);
 void sr_engine_wake_worker(sr_engine *engine);
-int64_t sr_now_ns(void);
 
 /* Audio side: one block in two halves (an offline caller may run the styles in between).
  * in: interleaved [frames][in_channels] (NULL: the demo clip); out: [frames][out_channels]. */
