@@ -168,7 +168,8 @@ def lone_late_blocks(before: dict, after: dict) -> list[int]:
 def steps_away_from_stalls(steps: np.ndarray, positions: list[int], offset: int) -> np.ndarray:
     """``steps`` with the stretches around each stall reported to the tester zeroed: a stall of
     the whole VM drops audio whatever the host does, and JACK tells clients about it after the
-    fact (seen here: the jump up to about 0.1 s before the reported position)."""
+    fact, on another thread, so the dropout may lie some periods before the reported position
+    (a clean-clone run failed on a jump next to two stalls reported ±3 periods around it)."""
     steps = steps.copy()
     for position in positions:
         at = position - offset
