@@ -169,7 +169,7 @@ def steps_away_from_stalls(steps: np.ndarray, positions: list[int], offset: int)
     """``steps`` with the stretches around each stall reported to the tester zeroed: a stall of
     the whole VM drops audio whatever the host does, and JACK tells clients about it after the
     fact, on another thread, so the dropout may lie some periods before the reported position
-    (a clean-clone run failed on a jump next to two stalls reported ±3 periods around it)."""
+    (a clean-clone run failed on one jump while two stalls were reported)."""
     steps = steps.copy()
     for position in positions:
         at = position - offset
