@@ -27,3 +27,7 @@ class DeviceError(StyleRackError):
 
 class ConfigError(StyleRackError):
     """A setting or option value is out of range or inconsistent."""
+
+
+class RackFormatError(StyleRackError):
+    """A rack file is unreadable, broken or of an unknown schema."""

@@ -12,7 +12,8 @@ from tests import style_builders as sb
 @pytest.fixture(scope="session")
 def styles_dir(tmp_path_factory) -> Path:
     """Tiny hand-built styles: identity, delay (5 and 37 samples), gain knob, block-multiple 4,
-    a -6 dB gain, a stereo delay, a 44.1 kHz identity and one that emits NaN."""
+    a -6 dB gain, a stereo delay, a 44.1 kHz identity, one that emits NaN, a 100-sample delay
+    and delays with gains (37 samples at 0.5, 100 at 0.25) for the rack's exact weights."""
     folder = tmp_path_factory.mktemp("styles")
     sb.make_identity(folder / "identity.onnx")
     sb.make_delay(folder / "delay5.onnx", 5)
@@ -23,6 +24,9 @@ def styles_dir(tmp_path_factory) -> Path:
     sb.make_identity(folder / "multiple4.onnx", block_multiple=4)
     sb.make_delay(folder / "delay5_44k.onnx", 5, sample_rate=44100)
     sb.make_nan_after(folder / "nan_after.onnx", good_frames=3000)
+    sb.make_delay(folder / "delay100.onnx", 100)
+    sb.make_delay(folder / "half37.onnx", 37, gain=0.5)
+    sb.make_delay(folder / "quarter100.onnx", 100, gain=0.25)
     return folder
 
 

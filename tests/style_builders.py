@@ -61,8 +61,8 @@ def make_identity(path: Path, channels: int = 1, block_multiple: int = 1, sample
     return save_model(path, nodes, [audio_info("audio_in", channels)], [audio_info("audio_out", channels)], body)
 
 
-def make_delay(path: Path, delay_samples: int, channels: int = 1, sample_rate: int = 48000) -> Path:
-    """out[n] = in[n - delay_samples]; the last delay_samples inputs are the state."""
+def make_delay(path: Path, delay_samples: int, channels: int = 1, sample_rate: int = 48000, gain: float = 1.0) -> Path:
+    """out[n] = gain * in[n - delay_samples]; the last delay_samples inputs are the state."""
     state_shape = [channels, delay_samples]
     init = [
         numpy_helper.from_array(np.array([0], np.int64), "zero"),
@@ -74,9 +74,12 @@ def make_delay(path: Path, delay_samples: int, channels: int = 1, sample_rate: i
         helper.make_node("Concat", ["state_in_0", "audio_in"], ["joined"], axis=1),
         helper.make_node("Shape", ["audio_in"], ["shape"]),
         helper.make_node("Gather", ["shape", "one"], ["frames"], axis=0),
-        helper.make_node("Slice", ["joined", "zero", "frames", "one"], ["audio_out"]),
+        helper.make_node("Slice", ["joined", "zero", "frames", "one"], ["delayed" if gain != 1.0 else "audio_out"]),
         helper.make_node("Slice", ["joined", "minus_d", "end", "one"], ["state_out_0"]),
     ]
+    if gain != 1.0:
+        init.append(numpy_helper.from_array(np.array(gain, np.float32), "gain"))
+        nodes.append(helper.make_node("Mul", ["delayed", "gain"], ["audio_out"]))
     inputs = [audio_info("audio_in", channels), helper.make_tensor_value_info("state_in_0", TensorProto.FLOAT, state_shape)]
     outputs = [audio_info("audio_out", channels), helper.make_tensor_value_info("state_out_0", TensorProto.FLOAT, state_shape)]
     body = manifest(path.stem, channels=channels, latency_samples=delay_samples, sample_rate=sample_rate)

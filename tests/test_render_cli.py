@@ -108,7 +108,7 @@ def test_render_refuses_to_overwrite_and_to_write_over_its_input(styles_dir, ste
         (["render", "{wav}", "{out}", "--style", "{style}", "--param", "gain"], "NAME=NUMBER"),
         (["render", "{wav}", "{tmp}/x.mp3", "--style", "{style}"], "unsupported output type"),
         (["render", "{wav}", "{out}", "--style", "{gain}", "--param", "drive=3"], "no knob 'drive'"),
-        (["validate", "{missing}"], "no such style file"),
+        (["validate", "{missing}"], "no such style or rack file"),
         (["render", "{wav}"], "required"),
     ],
 )

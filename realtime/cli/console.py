@@ -1,7 +1,11 @@
 """Text commands for a running ``stylerack run``, one per line on standard input.
 
-    mix 0.3 | bypass on|off | style NAME_OR_PATH | param NAME=VALUE
+    mix 0.3 | bypass on|off | style NAME_OR_PATH | param [SLOT.]NAME=VALUE
+    slot N mix 0.5 | slot N bypass on|off | slot N style NAME | slot N param NAME=VALUE
+    add STYLE [POS] | remove N | move N POS | rack | rack save FILE [overwrite] | rack load FILE
     input-gain DB | output-gain DB | mute | unmute | stats | quit
+
+``mix`` and ``bypass`` are the master's; slots are numbered from 1 in chain order.
 
 Lines are read on their own thread and applied by the control loop, never by the audio
 thread; a bad line is answered with one error line and the audio keeps going.
@@ -87,11 +91,88 @@ def apply_command(host, line: str, styles_dirs: Sequence[str] = ()) -> str | Non
     if verb == "style":
         if not rest:
             raise ConfigError("style needs a name or a path")
-        strip = engine.load(resolve(rest, styles_dirs))
-        return f"style '{strip.name}' (latency {strip.latency.total_frames} samples)"
+        if len(engine.rack.slots) > 1:
+            raise ConfigError(f"the rack has {len(engine.rack.slots)} slots: use 'slot N style NAME'")
+        return _rack_reply(engine, engine.load(resolve(rest, styles_dirs)))
+    if verb == "slot":
+        return _slot_command(engine, rest, styles_dirs)
+    if verb == "add":
+        parts = rest.rsplit(maxsplit=1)
+        if not parts:
+            raise ConfigError("add needs a style (and optionally a position)")
+        name, position = (parts[0], int(parts[1])) if len(parts) == 2 and parts[1].isdigit() else (rest, None)
+        return _rack_reply(engine, engine.add_slot(resolve(name, styles_dirs), position))
+    if verb == "remove":
+        return _rack_reply(engine, engine.remove_slot(_slot_number(rest)))
+    if verb == "move":
+        numbers = rest.split()
+        if len(numbers) != 2:
+            raise ConfigError("move needs a slot number and a position: move N POS")
+        return _rack_reply(engine, engine.move_slot(_slot_number(numbers[0]), _slot_number(numbers[1])))
+    if verb == "rack":
+        return _rack_command(engine, rest, styles_dirs)
     if verb == "stats":
         return json.dumps(host.report())
-    raise ConfigError(f"unknown command '{verb}' (mix, bypass, style, param, input-gain, output-gain, mute, unmute, stats, quit)")
+    raise ConfigError(
+        f"unknown command '{verb}' (mix, bypass, style, param, slot, add, remove, move, rack, input-gain, "
+        "output-gain, mute, unmute, stats, quit)"
+    )
+
+
+def _slot_number(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ConfigError(f"'{text}' is not a slot number (1 = the first)")
+    return int(text)
+
+
+def _rack_reply(engine, strip) -> str:
+    parts = " + ".join(f"{name} {frames:g}" for name, frames in strip.latency.parts) or "no styles"
+    reply = f"rack: {strip.name} (latency {strip.latency.total_frames} samples: {parts}, plus buffering)"
+    return "\n".join([reply, *engine.notes])
+
+
+def _slot_command(engine, rest: str, styles_dirs) -> str:
+    words = rest.split(maxsplit=2)
+    if len(words) < 3:
+        raise ConfigError("slot needs: slot N mix|bypass|style|param VALUE")
+    number, what, value = _slot_number(words[0]), words[1].lower(), words[2].strip()
+    if what == "mix":
+        engine.set_slot_mix(number, _number(value, "slot mix"))
+        return f"slot {number} mix {engine.rack.slots[number - 1].mix:.2f}"
+    if what == "bypass":
+        if value not in ("on", "off"):
+            raise ConfigError("slot bypass needs 'on' or 'off'")
+        engine.set_slot_bypass(number, value == "on")
+        return f"slot {number} bypass {value}"
+    if what == "style":
+        return _rack_reply(engine, engine.set_slot_style(number, resolve(value, styles_dirs)))
+    if what == "param":
+        name, sep, amount = value.partition("=")
+        if not sep:
+            raise ConfigError("slot param needs NAME=VALUE")
+        used = engine.set_param(f"{number}.{name.strip()}", _number(amount.strip(), "param"))
+        return f"slot {number} param {name.strip()}={used:g}"
+    raise ConfigError(f"unknown slot setting '{what}' (mix, bypass, style, param)")
+
+
+def _rack_command(engine, rest: str, styles_dirs) -> str:
+    from realtime.format.rack import read_rack, write_rack
+
+    words = rest.split()
+    if not words:
+        return json.dumps(engine.rack.to_json())
+    if words[0] == "save" and len(words) in (2, 3) and (len(words) == 2 or words[2] == "overwrite"):
+        path = words[1]
+        try:
+            write_rack(path, engine.rack, overwrite=len(words) == 3)
+        except StyleRackError as exc:
+            if "already exists" in str(exc):
+                raise ConfigError(f"{path}: already exists ('rack save {path} overwrite' replaces it)") from None
+            raise
+        return f"rack saved to {path}"
+    if words[0] == "load" and len(words) == 2:
+        return _rack_reply(engine, engine.set_rack(read_rack(words[1])))
+    raise ConfigError("rack needs: rack | rack save FILE [overwrite] | rack load FILE")
 
 
 def run_pending(host, reader: CommandReader, styles_dirs: Sequence[str] = ()) -> bool:

@@ -72,11 +72,55 @@ def add_styles_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def cmd_render(args: argparse.Namespace) -> int:
+def rack_from_args(args: argparse.Namespace):
+    """The rack ``--style`` (repeatable, in chain order) or ``--rack FILE`` asks for; a style
+    named on the command line must exist, a rack file's missing style leaves its slot empty."""
     from realtime.format.catalog import resolve
+    from realtime.format.rack import RackSpec, SlotSpec, read_rack
+
+    if args.rack and args.style:
+        raise ConfigError("give --style (once per slot) or --rack, not both")
+    if not args.rack and not args.style:
+        raise ConfigError("give a style with --style NAME (repeat it for a chain) or a rack with --rack FILE.json")
+    if args.rack:
+        rack = read_rack(args.rack)
+    else:
+        rack = RackSpec([SlotSpec(resolve(name, args.styles_dir)) for name in args.style])
+    if args.mix is not None:
+        rack.mix = args.mix
+    return rack
+
+
+def apply_params(engine, params: list[tuple[str, float]]) -> None:
+    """``--param [SLOT.]NAME=VALUE`` onto a loaded rack; says so on stderr when a value is
+    not one the knob takes (the nearest one is used)."""
+    for name, given in params:
+        used = engine.set_param(name, given)
+        if used != given:
+            style, spec = engine.knob(name)
+            steps = f", steps of {spec.step:g}" if spec.step else ""
+            print(f"stylerack: note: {name}={given:g} is not a value '{style}' takes "
+                  f"({_knob_range(spec)}{steps}); using {used:g}", file=sys.stderr)
+
+
+def _print_notes(notes) -> None:
+    for note in notes:
+        print(f"stylerack: note: {note}", file=sys.stderr)
+
+
+def add_rack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--style", action="append", default=[], metavar="STYLE",
+                        help="style name or .onnx path; repeat it for a chain, in order")
+    parser.add_argument("--rack", metavar="FILE.json", help="a rack file (instead of --style)")
+    parser.add_argument("--mix", type=_fraction, default=None, help="master wet share 0..1 (default: the rack's, or 1)")
+    parser.add_argument("--param", type=_param, action="append", default=[], metavar="[SLOT.]NAME=VALUE",
+                        help="a knob; SLOT is the style's name or its position (1 = first)")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
     from realtime.offline.render import render_file
 
-    style = resolve(args.style, args.styles_dir)
+    rack = rack_from_args(args)
     show = sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
@@ -86,17 +130,20 @@ def cmd_render(args: argparse.Namespace) -> int:
             if done >= total:
                 sys.stderr.write("\n")
 
-    _note_adjusted_knobs(style, dict(args.param))
+    def ready(engine) -> None:
+        apply_params(engine, args.param)
+        _print_notes(engine.notes)
+
     result = render_file(
         args.input,
         args.output,
-        style,
-        mix=args.mix,
+        rack,
         block_frames=args.block,
         mode=args.mode,
-        params=dict(args.param),
         overwrite=args.overwrite,
         progress=progress,
+        styles_dirs=args.styles_dir,
+        on_ready=ready,
     )
     seconds = result.frames / result.sample_rate
     print(
@@ -104,20 +151,6 @@ def cmd_render(args: argparse.Namespace) -> int:
         f"with '{result.style}', latency {result.latency_frames} frames compensated"
     )
     return EXIT_OK
-
-
-def _note_adjusted_knobs(style, params: dict[str, float]) -> None:
-    """Say so when a --param value is outside its knob's range or between its steps (the
-    style gets the nearest value it takes); an unknown knob name is left to the loader."""
-    for spec in style.manifest.params:
-        if spec.name not in params:
-            continue
-        given = params[spec.name]
-        used = spec.clamp(given)
-        if used != given:
-            steps = f", steps of {spec.step:g}" if spec.step else ""
-            print(f"stylerack: note: {spec.name}={given:g} is not a value '{style.name}' takes "
-                  f"({_knob_range(spec)}{steps}); using {used:g}", file=sys.stderr)
 
 
 def _knob_range(spec) -> str:
@@ -206,11 +239,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from realtime.errors import StyleNotFoundError
-    from realtime.offline.validate import validate
+    from realtime.offline.validate import validate, validate_rack
 
     if not Path(args.path).exists():
-        raise StyleNotFoundError(f"{args.path}: no such style file")
-    report = validate(args.path)
+        raise StyleNotFoundError(f"{args.path}: no such style or rack file")
+    if Path(args.path).suffix.lower() == ".json":
+        report = validate_rack(args.path, args.styles_dir)
+    else:
+        report = validate(args.path)
     for check in report.checks:
         print(f"{'PASS' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
     if report.cost_us_per_block is not None:
@@ -234,14 +270,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from realtime.format.catalog import resolve
     from realtime.cli.console import CommandReader, run_pending
     from realtime.live.devices import looks_like_feedback
     from realtime.live import LiveHost, LiveSettings
 
     if args.stats and not Path(args.stats).resolve().parent.is_dir():
         raise ConfigError(f"{args.stats}: folder does not exist")
-    style = resolve(args.style, args.styles_dir)
+    rack = rack_from_args(args)
     settings = LiveSettings(
         input=args.input,
         output=args.output,
@@ -251,9 +286,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         provider=args.provider,
     )
     host = LiveHost(settings)
-    _note_adjusted_knobs(style, dict(args.param))
-    host.engine.load(style, dict(args.param))
-    host.engine.set_mix(args.mix)
+    host.engine.styles_dirs = list(args.styles_dir)
+    strip = host.engine.set_rack(rack)
+    apply_params(host.engine, args.param)
+    _print_notes(host.engine.notes)
     muted = not args.allow_feedback and looks_like_feedback(host.devices.input_name, host.devices.output_name)
     if muted:
         host.engine.set_output_gain_db(float("-inf"))
@@ -268,7 +304,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         report = host.report()
         print(
-            f"running '{style.name}' on {host.devices.describe()} at {host.sample_rate} Hz, "
+            f"running '{strip.name}' on {host.devices.describe()} at {host.sample_rate} Hz, "
             f"block {args.block or 'device'} (style margin {args.margin}); latency {report['total_latency_ms']:.1f} ms "
             f"({report['total_latency_samples']} samples). Ctrl-C stops.",
             flush=True,
@@ -340,14 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="render a file through a style (offline, same engine)")
     render.add_argument("input", metavar="IN")
     render.add_argument("output", metavar="OUT")
-    render.add_argument("--style", required=True, help="style name or .onnx path")
-    render.add_argument("--mix", type=_fraction, default=1.0, help="wet share 0..1 (default 1)")
+    add_rack_options(render)
     render.add_argument("--block", type=_block, default=128, help="frames per block (default 128)")
     render.add_argument(
         "--mode", choices=("direct", "buffered"), default="direct",
         help="direct: the style between the mixer's halves; buffered: on the worker thread, as live (same output)",
     )
-    render.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE")
     render.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     add_styles_dir(render)
     render.set_defaults(func=cmd_render)
@@ -358,13 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_styles_dir(styles)
     styles.set_defaults(func=cmd_styles)
 
-    validate = sub.add_parser("validate", help="check a style file: format, streaming, latency, cost")
+    validate = sub.add_parser("validate", help="check a style (.onnx) or rack (.json) file: format, streaming, latency, cost")
     validate.add_argument("path", metavar="PATH")
+    add_styles_dir(validate)
     validate.set_defaults(func=cmd_validate)
 
     run = sub.add_parser("run", help="process live audio without a window")
-    run.add_argument("--style", required=True, help="style name or .onnx path")
-    run.add_argument("--mix", type=_fraction, default=1.0, help="wet share 0..1 (default 1)")
+    add_rack_options(run)
     run.add_argument("--input", type=_device, help="input device: index or part of its name")
     run.add_argument("--output", type=_device, help="output device: index or part of its name")
     run.add_argument("--samplerate", type=int, help="Hz (default: the output device's rate)")
@@ -372,7 +406,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--margin", type=_margin, default=1, help="blocks the style worker runs ahead of the callback (default 1)")
     run.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     run.add_argument("--stats", metavar="FILE.json", help="write counters and latency here at exit (replaced if it exists)")
-    run.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE")
     run.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime execution provider")
     run.add_argument("--allow-feedback", action="store_true", help="do not start muted on built-in mic + speakers")
     add_styles_dir(run)

@@ -52,7 +52,7 @@ class StyleRunner:
     multiple of the style's ``block_multiple`` and at most ``max_frames``.
     """
 
-    def __init__(self, style: Style, max_frames: int, provider: str = "cpu", threads: int = 1) -> None:
+    def __init__(self, style: Style, max_frames: int, provider: str = "cpu", threads: int = 1, session=None) -> None:
         manifest = style.manifest
         if max_frames < manifest.block_multiple:
             raise ConfigError(f"max_frames {max_frames} is below the style's block multiple {manifest.block_multiple}")
@@ -60,7 +60,10 @@ class StyleRunner:
         self.channels = manifest.channels
         self.block_multiple = manifest.block_multiple
         self.max_frames = max_frames - max_frames % manifest.block_multiple
-        self._session = open_session(style, provider, threads)
+        self.sample_rate = manifest.sample_rate
+        self.latency_samples = manifest.latency_samples
+        #: a session may be shared by runners (each has its own binding, state and buffers)
+        self._session = session if session is not None else open_session(style, provider, threads)
         self.provider = self._session.get_providers()[0]
         self._in_flat = np.zeros(self.channels * self.max_frames, np.float32)
         self._out_flat = np.zeros(self.channels * self.max_frames, np.float32)
@@ -77,6 +80,15 @@ class StyleRunner:
         self._bound_frames = 0
         self.non_finite_resets = 0
         self.fresh = True  # no audio has gone through since the last reset
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        return self._session
+
+    @property
+    def buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """The flat input and output buffers (fixed for the runner's life; planar, row stride = frames)."""
+        return self._in_flat, self._out_flat
 
     def _bind(self, is_input: bool, name: str, buffer: np.ndarray) -> None:
         bind = self._binding.bind_input if is_input else self._binding.bind_output

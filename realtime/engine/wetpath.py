@@ -1,4 +1,4 @@
-"""The wet path of one style: device-rate audio in, style out, device-rate audio out.
+"""The wet path of one style (or a rack of them): device-rate audio in, style out, device-rate audio out.
 
 Rings decouple the device block from the style: the audio callback writes any number of
 frames into ``input`` and reads any number from ``output``; ``pump()`` (in the callback in
@@ -65,24 +65,22 @@ class WetPath:
     """One style between two device-rate rings. ``pump()`` runs on one thread only."""
 
     def __init__(self, runner: StyleRunner, device_rate: int, block_frames: int, max_block_frames: int) -> None:
-        manifest = runner.style.manifest
+        style_rate = runner.sample_rate
         self.runner = runner
         self.channels = runner.channels
         self.device_rate = device_rate
-        self.resampling = device_rate != manifest.sample_rate
-        self.priming_frames = replay_priming_frames(
-            device_rate, manifest.sample_rate, manifest.block_multiple, block_frames
-        )
+        self.resampling = device_rate != style_rate
+        self.priming_frames = replay_priming_frames(device_rate, style_rate, runner.block_multiple, block_frames)
         #: the style's own delay in device frames (fractional when resampling)
-        self.style_latency_frames = manifest.latency_samples * device_rate / manifest.sample_rate
+        self.style_latency_frames = runner.latency_samples * device_rate / style_rate
         capacity = 4 * max(max_block_frames, runner.max_frames) + self.priming_frames + 8192
         self.input = AudioFifo(self.channels, capacity)
         self.output = AudioFifo(self.channels, capacity)
         self.output.write(0.0, self.priming_frames)
         self._debt_frames = 0
         if self.resampling:
-            self._down = StreamResampler(device_rate, manifest.sample_rate, self.channels)
-            self._up = StreamResampler(manifest.sample_rate, device_rate, self.channels)
+            self._down = StreamResampler(device_rate, style_rate, self.channels)
+            self._up = StreamResampler(style_rate, device_rate, self.channels)
             self._style_fifo = AudioFifo(self.channels, capacity)
             self._scratch = np.zeros((self.channels, capacity), np.float32)
 

@@ -557,3 +557,88 @@ int sr_callback(const void *input, void *output, unsigned long frames, const voi
     if (took * (int64_t)e->sample_rate > (int64_t)frames * 1000000000) st->over_budget++;
     return 0; /* paContinue */
 }
+
+/* ---- one slot of a rack ------------------------------------------------------------------ */
+
+struct sr_chain_slot {
+    int channels, latency, capacity, ramp_frames;
+    int64_t written;      /* frames written into the delay line */
+    float *line;          /* [channels][capacity] */
+    float mix, target;    /* target: written by control threads (atomic) */
+    float peak;           /* written by the worker, exchanged by a reader */
+};
+
+sr_chain_slot *sr_chain_slot_new(int channels, int latency_frames, int max_frames, int ramp_frames) {
+    if (channels < 1 || latency_frames < 0 || max_frames < 1 || ramp_frames < 1) return NULL;
+    sr_chain_slot *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->channels = channels;
+    s->latency = latency_frames;
+    s->capacity = latency_frames + max_frames;
+    s->ramp_frames = ramp_frames;
+    s->line = calloc((size_t)channels * (size_t)s->capacity, sizeof(float));
+    if (!s->line) { free(s); return NULL; }
+    s->mix = s->target = 1.0f;
+    return s;
+}
+
+void sr_chain_slot_delete(sr_chain_slot *s) {
+    if (!s) return;
+    free(s->line);
+    free(s);
+}
+
+void sr_chain_slot_set_mix(sr_chain_slot *s, float target) {
+    if (!(target >= 0.0f)) target = 0.0f;
+    if (target > 1.0f) target = 1.0f;
+    __atomic_store(&s->target, &target, __ATOMIC_RELAXED);
+}
+
+void sr_chain_slot_jump(sr_chain_slot *s) { __atomic_load(&s->target, &s->mix, __ATOMIC_RELAXED); }
+
+void sr_chain_slot_reset(sr_chain_slot *s) {
+    memset(s->line, 0, (size_t)s->channels * (size_t)s->capacity * sizeof(float));
+    s->written = 0;
+}
+
+float sr_chain_slot_take_peak(sr_chain_slot *s) {
+    float zero = 0.0f, peak;
+    __atomic_exchange(&s->peak, &zero, &peak, __ATOMIC_RELAXED);
+    return peak;
+}
+
+void sr_chain_slot_feed(const sr_chain_slot *s, const float *x, float *style_in, int style_channels, int frames) {
+    map_channels(x, s->channels, style_in, style_channels, frames, frames);
+}
+
+void sr_chain_slot_mix(sr_chain_slot *s, const float *x, const float *wet, int wet_channels, float *out, int frames) {
+    float target;
+    __atomic_load(&s->target, &target, __ATOMIC_RELAXED);
+    float step = 1.0f / (float)s->ramp_frames;
+    int64_t start = s->written;
+    float top = 0.0f;
+    for (int c = 0; c < s->channels; c++) {
+        const float *in = x + (size_t)c * frames;
+        int silent = c >= wet_channels && wet_channels != 1; /* a style with fewer channels: the rest are dry */
+        const float *w = wet + (size_t)(c < wet_channels ? c : 0) * frames;
+        float *row = s->line + (size_t)c * s->capacity;
+        float *o = out + (size_t)c * frames;
+        float mix = s->mix;
+        for (int i = 0; i < frames; i++) {
+            int64_t now = start + i;
+            row[now % s->capacity] = in[i];
+            float dry = row[(now - s->latency + (int64_t)s->capacity) % s->capacity];
+            if (mix < target) { mix += step; if (mix > target) mix = target; }
+            else if (mix > target) { mix -= step; if (mix < target) mix = target; }
+            float value = silent ? dry : dry + mix * (w[i] - dry);
+            o[i] = value;
+            float a = fabsf(value);
+            if (a > top) top = a;
+        }
+        if (c == s->channels - 1) s->mix = mix;
+    }
+    s->written = start + frames;
+    float old;
+    __atomic_load(&s->peak, &old, __ATOMIC_RELAXED);
+    if (top > old) __atomic_store(&s->peak, &top, __ATOMIC_RELAXED);
+}

@@ -105,4 +105,21 @@ void sr_engine_output(sr_engine *engine, float *out, int frames);
 int sr_callback(const void *input, void *output, unsigned long frames, const void *time_info,
                 unsigned long status_flags, void *userdata);
 
+/* ---- one slot of a rack (run by the style worker, not the callback) ------------------
+ * A rack runs its styles in series on the worker thread. Each slot mixes its style's wet
+ * with its own input delayed by the style's latency, so any slot mix is free of comb
+ * filtering. Buffers are planar [channels][frames] with a row stride of `frames`. */
+typedef struct sr_chain_slot sr_chain_slot;
+/* ramp_frames: how many frames a mix change from 0 to 1 takes (linear). */
+sr_chain_slot *sr_chain_slot_new(int channels, int latency_frames, int max_frames, int ramp_frames);
+void sr_chain_slot_delete(sr_chain_slot *slot);
+void sr_chain_slot_set_mix(sr_chain_slot *slot, float target);  /* any thread */
+void sr_chain_slot_jump(sr_chain_slot *slot);                   /* mix at its target now */
+void sr_chain_slot_reset(sr_chain_slot *slot);                  /* clear the delay line */
+float sr_chain_slot_take_peak(sr_chain_slot *slot);             /* peak since the last take */
+/* x (rack channels) -> the style's input (style channels: the same, or mono = the average). */
+void sr_chain_slot_feed(const sr_chain_slot *slot, const float *x, float *style_in, int style_channels, int frames);
+/* out = delayed x + mix * (wet - delayed x); a mono wet serves every channel. */
+void sr_chain_slot_mix(sr_chain_slot *slot, const float *x, const float *wet, int wet_channels, float *out, int frames);
+
 #endif

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import soundfile as sf
 
 from realtime.engine import Engine, EngineConfig
 from realtime.errors import AudioFileError, ConfigError
+from realtime.format.rack import RackSpec, SlotSpec
 from realtime.format.style import Style
 
 Progress = Callable[[int, int], None]  # (frames done, frames total)
@@ -68,15 +69,20 @@ def _output_subtype(source: sf.SoundFile, out_format: str) -> str | None:
 def render_file(
     in_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    style: Style,
+    target: Style | RackSpec,
     *,
-    mix: float = 1.0,
+    mix: float | None = None,
     block_frames: int = 128,
     mode: str = "direct",
-    params: Mapping[str, float] | None = None,
+    params: Mapping[str, float] | Sequence[tuple[str, float]] | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    styles_dirs: Sequence[str] = (),
+    on_ready: Callable[[Engine], None] | None = None,
 ) -> RenderResult:
+    """Render ``in_path`` through a style or a rack into ``out_path``. ``params``: knobs as
+    ``[SLOT.]NAME`` -> value; ``mix``: the master mix (default: the rack's, or 1);
+    ``on_ready(engine)`` is called once the rack is loaded (to show its notes)."""
     in_path, out_path = Path(in_path), Path(out_path)
     with _open_input(in_path) as source:
         check_output_path(in_path, out_path, overwrite)
@@ -89,8 +95,15 @@ def render_file(
             mode=mode,
         )
         engine = Engine(config)
-        engine.load(style, params)
-        engine.set_mix(mix)
+        engine.styles_dirs = list(styles_dirs)
+        rack = target if isinstance(target, RackSpec) else RackSpec([SlotSpec(target)])
+        strip = engine.set_rack(rack)
+        for name, value in (params.items() if isinstance(params, Mapping) else params or ()):
+            engine.set_param(name, value)
+        if mix is not None:
+            engine.set_mix(mix)
+        if on_ready:
+            on_ready(engine)
         engine.jump_to_targets()
         latency = engine.latency.total_frames
         out_format = out_path.suffix.lower().lstrip(".").upper()
@@ -109,7 +122,7 @@ def render_file(
             raise
         finally:
             engine.stop()
-    return RenderResult(out_path, total, config.sample_rate, config.in_channels, latency, style.name)
+    return RenderResult(out_path, total, config.sample_rate, config.in_channels, latency, strip.name)
 
 
 def _stream(engine: Engine, source, sink, total: int, latency: int, block_frames: int, progress) -> None:

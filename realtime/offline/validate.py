@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from realtime.errors import StyleFormatError
+from realtime.errors import StyleFormatError, StyleRackError
 from realtime.engine.runner import StyleRunner, round_up
 from realtime.format.style import Style, load_style
 
@@ -178,4 +178,41 @@ def validate(path: str | os.PathLike[str]) -> ValidationReport:
         _, latency_check = measure_latency(runner, style.manifest.latency_samples)
     report.checks.append(latency_check)
     report.cost_us_per_block, report.real_time_factor = measure_cost(runner, rate)
+    return report
+
+
+def validate_rack(path: str | os.PathLike[str], styles_dirs=()) -> ValidationReport:
+    """A rack file: every slot's style loads and fits, the chain streams exactly, its
+    latency (the sum of its slots') is true, and its cost. Raises RackFormatError for a
+    broken file; an empty slot or a refused style is a failed check."""
+    from realtime.engine.strip import build_chain
+    from realtime.format.catalog import resolve
+    from realtime.format.rack import read_rack
+
+    rack = read_rack(path)
+    report = ValidationReport(str(path))
+    try:
+        chain, _, notes = build_chain(rack, block_frames=COST_BLOCK, resolve=lambda name: resolve(name, styles_dirs),
+                                      min_frames=65536)
+    except StyleRackError as exc:
+        report.checks.append(Check("slots load", False, str(exc)))
+        return report
+    names = " > ".join(s.name for s in chain.slots) or "(no slots)"
+    empty = [s for s in chain.slots if s.empty]
+    report.checks.append(Check("slots load", not empty, f"{len(chain.slots)} slot(s): {names}"))
+    for note in notes:
+        report.checks.append(Check("note", " is empty: " not in note, note))
+    if not chain.runners:
+        return report
+    rate = chain.sample_rate
+    report.checks.append(check_streaming(chain, rate))
+    declared = chain.latency_samples
+    if any(s.style.manifest.latency_probe == "onset" for s in chain.slots if not s.empty):
+        _, latency_check = measure_onset_latency(chain, declared, rate)
+    else:
+        _, latency_check = measure_latency(chain, declared)
+    parts = " + ".join(str(s.latency_samples) for s in chain.slots)
+    latency_check.detail += f" ({parts})"
+    report.checks.append(latency_check)
+    report.cost_us_per_block, report.real_time_factor = measure_cost(chain, rate)
     return report
