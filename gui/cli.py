@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
@@ -20,20 +21,22 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("StyleRack")
+    from PyQt6.QtCore import QTimer
+
     window = MainWindow(Controller(args.styles_dir))
-    if args.screenshot:
-        window.show()
-        app.processEvents()
-        window.grab().save(args.screenshot)
-        print(f"wrote {args.screenshot}")
-        window.close()
-        return 0
+    if args.rack:
+        window.controller.recall_rack(str(Path(args.rack).resolve()))
     window.show()
     if args.start:
         window.start_audio()
-    if args.seconds:
-        from PyQt6.QtCore import QTimer
+    if args.screenshot:
+        def shoot() -> None:  # after the meters have had time to move
+            window.grab().save(args.screenshot)
+            print(f"wrote {args.screenshot}")
+            window.close()
 
+        QTimer.singleShot(int(1000 * (args.seconds if args.seconds is not None else (2.0 if args.start else 0.2))), shoot)
+    elif args.seconds:
         QTimer.singleShot(int(args.seconds * 1000), window.close)
     return app.exec()
 
@@ -41,7 +44,9 @@ def cmd_gui(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     gui = subparsers.add_parser("gui", help="open the StyleRack window")
     gui.add_argument("--styles-dir", action="append", default=[], metavar="DIR")
+    gui.add_argument("--rack", metavar="FILE.json", help="open with this rack")
     gui.add_argument("--start", action="store_true", help="start the audio at once")
     gui.add_argument("--seconds", type=float, help="close the window after this long")
-    gui.add_argument("--screenshot", metavar="FILE.png", help="render the window to a PNG and exit")
+    gui.add_argument("--screenshot", metavar="FILE.png",
+                     help="render the window to a PNG and exit (after --seconds, default 2 with --start)")
     gui.set_defaults(func=cmd_gui)

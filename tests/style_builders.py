@@ -44,10 +44,13 @@ def save_model(
     manifest_body: dict | str | None,
     initializers: list | None = None,
     opset: int = 17,
+    ir_version: int | None = 8,
 ) -> Path:
+    """``ir_version`` None: what ``onnx.helper.make_model`` writes by default (the newest)."""
     graph = helper.make_graph(nodes, path.stem, inputs, outputs, initializer=initializers or [])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
+    if ir_version is not None:
+        model.ir_version = ir_version
     if manifest_body is not None:
         text = manifest_body if isinstance(manifest_body, str) else json.dumps(manifest_body)
         helper.set_model_props(model, {"stylerack": text})

@@ -1,5 +1,5 @@
-"""The window, offscreen (pytest-qt): bindings both ways, style switching, refusals, presets,
-recording, device errors, keyboard."""
+"""The window, offscreen (pytest-qt): the rack's cards and the engine follow each other,
+style switching, refusals, saved racks, drag reorder, recording, device errors, keyboard."""
 
 from __future__ import annotations
 
@@ -59,6 +59,8 @@ class FakeHost:
             "worker_wake_p99_us": 30.0, "callbacks": self.engine.stats.callbacks, "over_budget_callbacks": 0,
             "input_peak": self.engine.stats.input_peak, "input_rms": self.engine.stats.input_rms,
             "output_peak": self.engine.stats.output_peak, "output_rms": self.engine.stats.output_rms,
+            "slot_peaks": self.engine.slot_peaks(),
+            "latency_parts": [[name, 1000.0 * frames / 48000] for name, frames in latency.parts],
         }
 
     def play(self, blocks: int) -> None:
@@ -70,43 +72,105 @@ class FakeHost:
 
 @pytest.fixture()
 def window(qtbot, styles_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(controller_module, "presets_path", lambda: tmp_path / "presets.json")
+    monkeypatch.setattr(controller_module, "racks_dir", lambda: tmp_path / "racks")
     controller = Controller([str(styles_dir)], host_factory=FakeHost)
     win = MainWindow(controller, device_lister=lambda: [], settings_file=tmp_path / "window.ini")
     qtbot.addWidget(win)
     return win
 
 
-def test_mix_binds_both_ways(window, qtbot):
+def engine_names(controller) -> list[str]:
+    return [s.style_name.rsplit("/", 1)[-1].removesuffix(".onnx") for s in controller.host.engine.rack.slots]
+
+
+def test_master_mix_binds_both_ways(window, qtbot):
     window.controller.select_style("gain")
     assert window.controller.start()
     window.mix.mix.setValue(40)
-    assert window.controller.performance.mix_percent == 40
+    assert window.controller.mix_percent == 40
     assert window.controller.host.engine._mix_target == pytest.approx(0.4)
     window.controller.set_mix_percent(70)
     qtbot.waitUntil(lambda: window.mix.mix.value() == 70)
     assert window.mix.mix_label.text() == "Mix 70%"
 
 
-def test_knobs_are_generated_and_bound(window, qtbot):
-    window.controller.select_style("gain")
-    qtbot.waitUntil(lambda: "gain" in window.mix.knobs)
-    slider, label, spec = window.mix.knobs["gain"]
+def test_knobs_are_generated_on_the_card_and_bound(window, qtbot):
+    c = window.controller
+    c.select_style("gain")
+    assert c.start()
+    qtbot.waitUntil(lambda: window.rack.card(1) is not None and "gain" in window.rack.card(1).knobs)
+    slider, label, spec = window.rack.card(1).knobs["gain"]
     slider.setValue(150)  # 3/4 of the range -24..24 dB
-    assert window.controller.performance.params["gain"] == pytest.approx(12.0)
-    window.controller.set_param("gain", -24.0)
+    assert c.rack.slots[0].params["gain"] == pytest.approx(12.0)
+    assert c.host.engine.rack.slots[0].params["gain"] == pytest.approx(12.0)
+    c.set_param("gain", -24.0)
     qtbot.waitUntil(lambda: slider.value() == 0)
 
 
-def test_style_switching_from_the_list(window, qtbot):
-    assert window.controller.start() or window.controller.performance.style
+def test_cards_follow_the_rack_and_the_engine_follows_the_cards(window, qtbot):
+    c = window.controller
+    c.select_style("delay37")
+    assert c.start()
+    c.add_slot("gain", wait=True)
+    c.add_slot("delay5", 2, wait=True)
+    qtbot.waitUntil(lambda: len(window.rack.cards) == 3)
+    assert [card.title.text() for card in window.rack.cards] == ["1  delay37", "2  delay5", "3  gain"]
+    assert engine_names(c) == ["delay37", "delay5", "gain"]
+    assert "5 samples" not in window.rack.card(2).detail.text() and "0.1 ms" in window.rack.card(2).detail.text()
+    window.rack.card(3).mix.setValue(30)  # card -> engine
+    assert c.host.engine.rack.slots[2].mix == pytest.approx(0.3)
+    window.rack.card(1).bypass.setChecked(True)
+    assert c.host.engine.rack.slots[0].bypass
+    c.set_slot_bypass(1, False)  # controller -> card
+    qtbot.waitUntil(lambda: not window.rack.card(1).bypass.isChecked())
+    c.set_slot_mix_percent(2, 55)
+    qtbot.waitUntil(lambda: window.rack.card(2).mix.value() == 55)
+    window.rack.card(2).remove.click()
+    qtbot.waitUntil(lambda: len(window.rack.cards) == 2)
+    assert engine_names(c) == ["delay37", "gain"]
+    c.host.play(20)
+    report = c.poll()
+    assert len(report["slot_peaks"]) == 2 and report["slot_peaks"][1] > 0.0
+    assert [name for name, _ in report["latency_parts"]] == ["delay37", "gain"]
+    window.poll()
+    assert window.latency.text().startswith("latency ") and "delay37 0.8" in window.latency.text()
+
+
+def test_dragging_a_card_reorders_the_rack(window, qtbot):
+    from PyQt6.QtCore import QMimeData, QPointF
+    from PyQt6.QtGui import QDropEvent
+
+    from gui.widgets.rack_view import SLOT_MIME
+
+    c = window.controller
+    for name in ("delay37", "gain", "delay5"):
+        c.add_slot(name)
+    c.remove_slot(1)  # the first style the window put in
+    assert c.start()
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: len(window.rack.cards) == 3 and window.rack.cards[2].geometry().x() > 0)
+    data = QMimeData()
+    data.setData(SLOT_MIME, b"1")
+    right_of_last = QPointF(window.rack.cards[2].geometry().right() + 5, 20)
+    event = QDropEvent(right_of_last, Qt.DropAction.MoveAction, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.rack.drop(event)
+    qtbot.waitUntil(lambda: [s.name for s in c.slots()] == ["gain", "delay5", "delay37"])
+    qtbot.waitUntil(lambda: engine_names(c) == ["gain", "delay5", "delay37"])
+    assert [card.title.text() for card in window.rack.cards][2] == "3  delay37"
+
+
+def test_style_switching_from_the_list_fills_the_selected_slot(window, qtbot):
+    c = window.controller
+    c.add_slot("gain")
+    assert c.start()
+    c.select_slot(2)
     names = window.browser.visible_names()
-    target = "delay37"
-    row = names.index(target)
-    item = window.browser.list.item(row)
+    item = window.browser.list.item(names.index("delay37"))
     window.browser.list.itemClicked.emit(item)
-    qtbot.waitUntil(lambda: window.browser.current.text() == target, timeout=5000)
-    assert window.controller.performance.style == target
+    qtbot.waitUntil(lambda: [s.name for s in c.slots()][1] == "delay37", timeout=5000)
+    qtbot.waitUntil(lambda: window.browser.current.text() == "delay37")
+    assert engine_names(c)[1] == "delay37" and len(c.rack.slots) == 2
 
 
 def test_a_refused_style_shows_why_and_keeps_the_old_one(window, qtbot, tmp_path):
@@ -116,25 +180,37 @@ def test_a_refused_style_shows_why_and_keeps_the_old_one(window, qtbot, tmp_path
     bad.write_bytes(b"not a model")
     window.controller.select_style(str(bad), wait=True)
     qtbot.waitUntil(lambda: "not an ONNX model" in window.devices.message.text(), timeout=5000)
-    assert window.controller.performance.style == "delay5"
+    assert window.controller.selected_slot().name == "delay5"
     assert window.controller.host.engine.current.name == "delay5"
 
 
-def test_presets_save_and_recall(window, qtbot):
+def test_racks_save_and_recall(window, qtbot, tmp_path):
     c = window.controller
     c.select_style("gain")
+    c.add_slot("delay37")
     c.set_mix_percent(35)
-    c.set_param("gain", 6.0)
+    c.set_param("gain", 6.0, 1)
+    c.set_slot_bypass(2, True)
     c.set_output_gain_db(-3.0)
-    c.save_preset("quiet boost")
-    c.select_style("identity")
+    assert c.save_rack("quiet boost")
+    assert not c.save_rack("quiet boost")  # never written over without asking
+    qtbot.waitUntil(lambda: "already exists" in window.devices.message.text())
+    assert c.start()
+    c.remove_slot(2, wait=True)
+    c.select_style("identity", wait=True)
     c.set_mix_percent(100)
     c.set_output_gain_db(0.0)
-    c.recall_preset("quiet boost")
-    assert (c.performance.style, c.performance.mix_percent, c.performance.output_gain_db) == ("gain", 35, -3.0)
-    assert c.performance.params == {"gain": 6.0}
+    c.recall_rack("quiet boost")
+    assert [s.name for s in c.slots()] == ["gain", "delay37"]
+    assert (c.mix_percent, c.rack.output_gain_db) == (35, -3.0)
+    assert c.rack.slots[0].params == {"gain": 6.0} and c.rack.slots[1].bypass
+    assert engine_names(c) == ["gain", "delay37"] and c.host.engine.rack.slots[0].params == {"gain": 6.0}
     qtbot.waitUntil(lambda: window.mix.mix.value() == 35)
-    assert window.session.presets.findText("quiet boost") >= 0
+    assert window.session.racks.findText("quiet boost") >= 0
+    (tmp_path / "racks" / "broken.json").write_text("{")
+    c.recall_rack("broken")
+    qtbot.waitUntil(lambda: "broken JSON" in window.devices.message.text())
+    assert engine_names(c) == ["gain", "delay37"]  # still playing what it had
 
 
 def test_recording_writes_a_readable_wav_of_the_expected_length(window, tmp_path):
@@ -162,34 +238,43 @@ def test_device_errors_surface_as_messages(qtbot, styles_dir, tmp_path, monkeypa
     assert controller.host is None and win.devices.start.text() == "Start"
 
 
-def test_keyboard_space_bypass_and_arrows_change_style(window, qtbot):
+def test_keyboard_space_bypasses_the_slot_and_shift_space_the_rack(window, qtbot):
     window.show()
     qtbot.waitExposed(window)
     c = window.controller
-    first = c.performance.style
-    assert window.browser.list.hasFocus() or window.browser.list.setFocus() is None
+    c.add_slot("gain")
+    c.select_slot(2)
+    first = c.selected_slot().name
+    window.browser.list.setFocus()
     qtbot.keyClick(window.browser.list, Qt.Key.Key_Space)
-    assert c.performance.bypass is True and window.mix.bypass.isChecked()
+    assert c.rack.slots[1].bypass and not c.rack.slots[0].bypass and not c.rack.bypass
+    qtbot.waitUntil(lambda: window.rack.card(2).bypass.isChecked())
+    qtbot.keyClick(window.browser.list, Qt.Key.Key_Space, Qt.KeyboardModifier.ShiftModifier)
+    assert c.rack.bypass and window.mix.bypass.isChecked()
     qtbot.keyClick(window.browser.list, Qt.Key.Key_Down)
-    qtbot.waitUntil(lambda: c.performance.style != first)
+    qtbot.waitUntil(lambda: c.selected_slot().name != first)
+    assert len(c.rack.slots) == 2
     c.set_mix_percent(50)
     qtbot.keyClick(window.browser.list, Qt.Key.Key_Minus)
-    assert c.performance.mix_percent == 45
+    assert c.mix_percent == 45
 
 
-def test_settings_persist_between_runs(qtbot, styles_dir, tmp_path):
+def test_settings_and_the_rack_persist_between_runs(qtbot, styles_dir, tmp_path):
     ini = tmp_path / "window.ini"
     first = MainWindow(Controller([str(styles_dir)], host_factory=FakeHost), device_lister=lambda: [], settings_file=ini)
     qtbot.addWidget(first)
     first.devices.block.setCurrentText("256")
     first.devices.margin.setCurrentText("2 blocks")
     first.controller.select_style("delay37")
+    first.controller.add_slot("gain")
+    first.controller.set_slot_mix_percent(2, 20)
     first.controller.set_mix_percent(42)
     first.close()
     second = MainWindow(Controller([str(styles_dir)], host_factory=FakeHost), device_lister=lambda: [], settings_file=ini)
     qtbot.addWidget(second)
     assert second.devices.block.currentText() == "256" and second.devices.margin.currentText() == "2 blocks"
-    assert second.controller.performance.style == "delay37" and second.mix.mix.value() == 42
+    assert [s.name for s in second.controller.slots()] == ["delay37", "gain"] and second.mix.mix.value() == 42
+    assert second.rack.card(2).mix.value() == 20
 
 
 def test_no_display_is_one_line_and_exit_2(tmp_path):

@@ -129,6 +129,36 @@ def test_live_output_equals_offline_render_and_xruns_match_a_native_client(serve
     assert longest_run(differs) <= 4, detail  # aligned again after each stall
 
 
+def test_a_rack_live_is_one_exactly_weighted_delayed_copy(server, tester, styles_dir, tmp_path):
+    """Delays of 37 (gain 0.5, slot mix 0.5) and 100 (gain 0.25, slot mix 1) at a master mix
+    of 0.5 through a JACK server: the output is the input delayed by the reported latency
+    times 0.5 + 0.5 * 0.25 * 0.75, sample for sample (each slot's dry aligned with its wet)."""
+    rack = {
+        "schema": "stylerack.rack/1",
+        "master": {"mix": 0.5},
+        "slots": [{"style": str(styles_dir / "half37.onnx"), "mix": 0.5},
+                  {"style": str(styles_dir / "quarter100.onnx"), "mix": 1.0}],
+    }
+    (tmp_path / "rack.json").write_text(json.dumps(rack))
+    host = HostProcess(server, tmp_path / "stats.json", "--rack", str(tmp_path / "rack.json"), "--block", "0")
+    tester.connect_host()
+    source = noise(3 * RATE, seed=5, level=0.4)[:, 0]
+    recorded = tester.play_and_record(np.concatenate([source, np.zeros(RATE // 2, np.float32)]))
+    server_xruns = tester.xruns
+    stats = host.finish()
+    delay = stats["total_latency_samples"]
+    assert stats["algorithmic_latency_samples"] == 137 + stats["engine_block_frames"], stats
+    assert [part[0] for part in stats["latency_parts"]] == ["half37", "quarter100"], stats
+    expected = (0.5 + 0.5 * 0.25 * 0.75) * source
+    live = recorded[delay : delay + len(source)]
+    periods = len(source) // 128
+    differs = np.abs(live - expected)[: periods * 128].reshape(periods, 128).max(axis=1) >= 1e-5
+    stalls = max(server_xruns, stats["xruns"], stats["late_blocks"])
+    detail = f"periods differing: {np.flatnonzero(differs)[:20].tolist()}, stalls: {stalls}"
+    assert differs.sum() <= 4 * stalls, detail
+    assert longest_run(differs) <= 4, detail
+
+
 def xruns_next_to_the_c_client(server, style, folder) -> tuple[int, int, dict]:
     """(C client's xruns, StyleRack's xruns, StyleRack's stats over its window), each alone on
     the server for XRUN_WINDOW_S, one after the other."""

@@ -206,3 +206,40 @@ def test_runner_carries_state_and_clamps_knobs(styles_dir):
     runner.set_params([100.0])  # clamped to the manifest's max, +24 dB
     runner.input_view(4)[...] = 0.5
     assert np.allclose(runner.run(4), 0.5 * 10 ** (24 / 20), rtol=1e-5)
+
+
+def test_a_style_saved_at_a_newer_ir_version_loads_when_its_opset_allows(tmp_path):
+    """onnx.helper.make_model writes the newest IR version, which ONNX Runtime may not read yet."""
+    nodes = [onnx.helper.make_node("Identity", ["audio_in"], ["audio_out"])]
+    io = ([sb.audio_info("audio_in", 1)], [sb.audio_info("audio_out", 1)])
+    path = sb.save_model(tmp_path / "newer.onnx", nodes, *io, sb.manifest("newer"), ir_version=None)
+    assert onnx.load(str(path)).ir_version >= onnx.helper.find_min_ir_version_for([onnx.helper.make_opsetid("", 17)])
+    runner = StyleRunner(load_style(path), max_frames=256)
+    runner.input_view(64)[...] = 0.25
+    assert np.all(runner.run(64) == 0.25)
+    assert onnx.load(str(path)).ir_version == onnx.IR_VERSION  # the file itself is left as it was
+
+
+def test_a_style_needing_a_newer_ir_is_refused_in_one_line(tmp_path, monkeypatch):
+    from realtime.engine import runner as runner_module
+
+    nodes = [onnx.helper.make_node("Identity", ["audio_in"], ["audio_out"])]
+    io = ([sb.audio_info("audio_in", 1)], [sb.audio_info("audio_out", 1)])
+    newest = onnx.defs.onnx_opset_version()
+    path = sb.save_model(tmp_path / "future.onnx", nodes, *io, sb.manifest("future"), opset=newest, ir_version=None)
+    needed = onnx.helper.find_min_ir_version_for([onnx.helper.make_opsetid("", newest)])
+    real_session = runner_module.ort.InferenceSession
+
+    def older_runtime(source, *args, **kwargs):  # an ONNX Runtime that reads one IR version less
+        model = onnx.load(str(source)) if isinstance(source, str) else onnx.load_from_string(source)
+        if model.ir_version >= needed:
+            raise RuntimeError(f"[ONNXRuntimeError] : 1 : FAIL : model.cc:256 onnxruntime::Model::Model(...) "
+                               f"Unsupported model IR version: {model.ir_version}, max supported IR version: {needed - 1}\n")
+        return real_session(source, *args, **kwargs)
+
+    monkeypatch.setattr(runner_module.ort, "InferenceSession", older_runtime)
+    with pytest.raises(StyleFormatError) as caught:
+        StyleRunner(load_style(path), max_frames=256)
+    message = str(caught.value)
+    assert message.startswith(str(path)) and "\n" not in message
+    assert f"needs IR {needed}" in message and f"reads up to IR {needed - 1}" in message and "onnxruntime::" not in message

@@ -1,4 +1,4 @@
-"""Recording (file name and elapsed time) and presets (save and recall a named set)."""
+"""Recording (file name and elapsed time) and saved racks (save the rack under a name, recall one)."""
 
 from __future__ import annotations
 
@@ -9,37 +9,38 @@ from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QInputDialog, QLabel, QPushB
 class SessionBar(QWidget):
     record_requested = pyqtSignal()
     stop_record_requested = pyqtSignal()
-    save_preset_requested = pyqtSignal(str)
-    preset_chosen = pyqtSignal(str)
+    save_rack_requested = pyqtSignal(str)
+    rack_chosen = pyqtSignal(str)
 
     def __init__(self) -> None:
         super().__init__()
         self.record = QPushButton("Record")
         self.record.setCheckable(True)
         self.record_label = QLabel("not recording")
-        self.presets = QComboBox()
-        self.presets.setPlaceholderText("Presets")
-        self.save = QPushButton("Save preset...")
+        self.racks = QComboBox()
+        self.racks.setPlaceholderText("Saved racks")
+        self.racks.setToolTip("Recall a saved rack: its slots, knobs, mixes and master settings")
+        self.save = QPushButton("Save rack...")
         layout = QHBoxLayout(self)
         layout.addWidget(self.record)
         layout.addWidget(self.record_label, 2)
-        layout.addWidget(self.presets, 1)
+        layout.addWidget(self.racks, 1)
         layout.addWidget(self.save)
         self.record.toggled.connect(lambda on: (self.record_requested if on else self.stop_record_requested).emit())
         self.save.clicked.connect(self._ask_name)
-        self.presets.textActivated.connect(self.preset_chosen.emit)
+        self.racks.textActivated.connect(self.rack_chosen.emit)
 
     def _ask_name(self) -> None:
-        name, ok = QInputDialog.getText(self, "Save preset", "Preset name:")
+        name, ok = QInputDialog.getText(self, "Save rack", "Rack name:")
         if ok and name.strip():
-            self.save_preset_requested.emit(name.strip())
+            self.save_rack_requested.emit(name.strip())
 
-    def set_presets(self, names: list[str]) -> None:
-        self.presets.blockSignals(True)
-        self.presets.clear()
-        self.presets.addItems(names)
-        self.presets.setCurrentIndex(-1)
-        self.presets.blockSignals(False)
+    def set_racks(self, names: list[str]) -> None:
+        self.racks.blockSignals(True)
+        self.racks.clear()
+        self.racks.addItems(names)
+        self.racks.setCurrentIndex(-1)
+        self.racks.blockSignals(False)
 
     def show_recording(self, path: str | None, seconds: float | None = None) -> None:
         self.record.blockSignals(True)

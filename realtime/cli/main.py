@@ -361,7 +361,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         sys.stderr.write(f"bench [{done}/{total}] {what}\n")
         sys.stderr.flush()
 
-    results = run_bench(styles, args.blocks, progress, scaling=not args.skip_scaling)
+    results = run_bench(styles, args.blocks, progress, scaling=not args.skip_scaling, rack_only=args.rack_only)
     print(table(results, markdown=args.markdown))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
@@ -417,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="FILE", help="also write every number as JSON (replaced if it exists)")
     bench.add_argument("--markdown", action="store_true", help="tables in Markdown (for the README)")
     bench.add_argument("--skip-scaling", action="store_true", help="leave out cost vs model size (it exports every architecture)")
+    bench.add_argument("--rack-only", action="store_true", help="only the host's and the rack's overhead (quick)")
     add_styles_dir(bench)
     bench.set_defaults(func=cmd_bench)
 

@@ -7,9 +7,11 @@ same frame count as the last one allocates nothing and costs only the graph itse
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from realtime.errors import ConfigError, StyleFormatError
@@ -37,11 +39,40 @@ def open_session(style: Style, provider: str = "cpu", threads: int = 1) -> ort.I
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    providers = session_providers(provider)
     try:
-        return ort.InferenceSession(str(style.path), options, providers=session_providers(provider))
+        return ort.InferenceSession(str(style.path), options, providers=providers)
     except Exception as exc:  # ORT raises its own exception types for every load failure
+        newer = IR_REFUSAL.search(str(exc))
+        if newer:
+            return _open_at_older_ir(style, options, providers, int(newer[1]), int(newer[2]))
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StyleFormatError(f"{style.path}: ONNX Runtime cannot load it: {first_line}") from None
+
+
+#: how ONNX Runtime refuses a file saved by a newer ``onnx`` package than it reads
+IR_REFUSAL = re.compile(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)")
+
+
+def _open_at_older_ir(style: Style, options, providers, file_ir: int, readable_ir: int) -> ort.InferenceSession:
+    """A style saved at a newer IR version than this ONNX Runtime reads (``onnx.helper.make_model``
+    writes the newest by default): opened at the newest IR it reads when the graph's opsets
+    need nothing newer (the file is not changed); refused in one line otherwise."""
+    model = onnx.load(str(style.path))  # with its external data, from the style's folder
+    needed = onnx.helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True)
+    if needed > readable_ir:
+        opsets = ", ".join(f"{o.domain or 'ai.onnx'} {o.version}" for o in model.opset_import)
+        raise StyleFormatError(
+            f"{style.path}: ONNX IR version {file_ir} with opset {opsets} (needs IR {needed}); this ONNX Runtime "
+            f"{ort.__version__} reads up to IR {readable_ir}: upgrade onnxruntime, or export at an opset IR "
+            f"{readable_ir} covers"
+        )
+    model.ir_version = readable_ir
+    try:
+        return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StyleFormatError(f"{style.path}: ONNX Runtime cannot load it (saved at IR {file_ir}): {first_line}") from None
 
 
 class StyleRunner:

@@ -265,7 +265,10 @@ class LiveHost:
         current = engine.current
         return {
             "style": current.name if current else None,
-            "provider": current.runner.provider if current else None,
+            "provider": current.chain.provider if current else None,
+            "slot_peaks": engine.slot_peaks(),
+            "latency_parts": [[name, round(1000.0 * frames / self.sample_rate, 3)] for name, frames in latency.parts]
+            if latency else [],
             "margin_blocks": self.settings.margin_blocks,
             "sample_rate": self.sample_rate,
             "block_frames": self.settings.block_frames,

@@ -37,9 +37,15 @@ class _Server:
     def load(self, style: str, params: dict | None) -> None:
         self.host.engine.load(style, params)
 
+    def set_rack(self, data: dict) -> None:
+        from realtime.format.rack import RackSpec, SlotSpec
+
+        master = data["master"]
+        self.host.engine.set_rack(RackSpec([SlotSpec(**slot) for slot in data["slots"]], **master))
+
     def engine_call(self, name: str, *args):
         if name not in {"set_mix", "set_bypass", "set_input_gain_db", "set_output_gain_db", "set_param",
-                        "jump_to_targets"}:
+                        "jump_to_targets", "set_slot_mix", "set_slot_bypass"}:
             raise errors.ConfigError(f"the engine has no control '{name}'")
         return getattr(self.host.engine, name)(*args)
 
@@ -112,6 +118,10 @@ class RemoteEngine:
         """Prepare and switch to ``style`` (a Style or a path) in the engine process."""
         self._host.call("load", _as_path(style), dict(params or {}))
 
+    def set_rack(self, rack) -> None:
+        """Play ``rack`` (a RackSpec whose styles are paths or names) in the engine process."""
+        self._host.call("set_rack", rack.to_json())
+
     def _control(name: str):
         def control(self, *args):
             return self._host.call("engine_call", name, *args)
@@ -124,6 +134,8 @@ class RemoteEngine:
     set_input_gain_db = _control("set_input_gain_db")
     set_output_gain_db = _control("set_output_gain_db")
     set_param = _control("set_param")
+    set_slot_mix = _control("set_slot_mix")
+    set_slot_bypass = _control("set_slot_bypass")
     jump_to_targets = _control("jump_to_targets")
     del _control
 

@@ -4,7 +4,8 @@ Per style, at 48 kHz and device blocks of 32..512 frames, on one core (one ONNX 
 thread): the engine's callback in direct mode, the callback and the worker in buffered
 mode, the bare ONNX Runtime call on the same block, and, where the ``train`` extra is
 installed, the same model in PyTorch eager and TorchScript. Also the host's overhead (an
-identity style through the whole engine vs the bare call), resident memory with every
+identity style through the whole engine vs the bare call), the rack's (each slot's cost
+beyond its bare style call, and a rack of four effect styles), resident memory with every
 style loaded, each style's latency, and cost against model size for the architectures in
 ``models/``. Comparisons come from plug-ins in the ``stylerack.bench_references`` entry
 point group, so this module never imports torch.
@@ -26,6 +27,8 @@ from onnx import TensorProto, helper
 
 from realtime.engine import Engine, EngineConfig
 from realtime.engine.runner import StyleRunner, round_up
+from realtime.engine.strip import build_chain
+from realtime.format.rack import RackSpec, SlotSpec
 from realtime.format.style import Style, load_style
 
 RATE = 48000
@@ -56,7 +59,7 @@ def bare_runner_us(style: Style, block: int) -> tuple[float, float]:
     return time_calls(lambda: runner.run(frames))
 
 
-def engine_us(style: Style, block: int, mode: str) -> dict:
+def engine_us(style: Style | RackSpec, block: int, mode: str) -> dict:
     engine = Engine(EngineConfig(sample_rate=RATE, block_frames=block, mode=mode, margin_blocks=1))
     engine.load(style)
     engine.start()
@@ -95,6 +98,32 @@ def identity_style(folder: Path) -> Path:
     return path
 
 
+def chain_us(styles: Sequence[Style], block: int) -> tuple[float, float]:
+    """One ``Chain.run`` of ``styles`` in series (each slot: feed, style, aligned mix, meter)."""
+    chain, frames, _ = build_chain(RackSpec([SlotSpec(s) for s in styles]), block_frames=block)
+    chain.input_view(frames)[...] = np.random.default_rng(0).uniform(-0.3, 0.3, (chain.channels, frames))
+    return time_calls(lambda: chain.run(frames))
+
+
+def rack_bench(styles: Sequence[Style], identity: Style, block: int = 128) -> dict:
+    """Each slot's overhead beyond its bare style call, and a rack of (up to) four effect styles."""
+    effects = [s for s in styles if s.manifest.category != "timbre"][:4]
+    overhead = {}
+    for style in [identity, *effects]:
+        overhead[style.name] = chain_us([style], block)[0] - bare_runner_us(style, block)[0]
+    eight = chain_us([identity] * 8, block)[0] - 8 * bare_runner_us(identity, block)[0]
+    result = {"block": block, "slot_overhead_us": overhead, "identity_slot_overhead_us_of_8": eight / 8}
+    if effects:
+        rack = RackSpec([SlotSpec(s) for s in effects])
+        median, p99 = chain_us(effects, block)
+        bare = sum(bare_runner_us(s, block)[0] for s in effects)
+        result.update({
+            "styles": [s.name for s in effects], "chain_median_us": median, "chain_p99_us": p99, "bare_styles_us": bare,
+            "direct": engine_us(rack, block, "direct"), "buffered": engine_us(rack, block, "buffered"),
+        })
+    return result
+
+
 def resident_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines() if Path("/proc/self/status").exists() else []:
         if line.startswith("VmRSS:"):
@@ -114,14 +143,15 @@ def _plugins() -> list:
     return found
 
 
-def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=None, scaling: bool = True) -> dict:
+def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=None, scaling: bool = True,
+              rack_only: bool = False) -> dict:
     results: dict = {"sample_rate": RATE, "blocks": list(blocks), "styles": [], "scaling": []}
     before = resident_mb()  # measured before the reference plug-ins import torch
     runners = [StyleRunner(s, max_frames=4096) for s in styles]
     results["memory"] = {"styles_loaded": len(runners), "resident_mb": resident_mb(), "added_by_styles_mb": resident_mb() - before}
     del runners
     plugins = _plugins()
-    steps = len(styles) * len(blocks) + 1
+    steps = (0 if rack_only else len(styles) * len(blocks)) + 2
     done = 0
 
     def tick(what: str) -> None:
@@ -139,7 +169,9 @@ def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=
             "overhead_us": host - bare, "overhead_percent_of_core": 100 * (host - bare) / (1e6 * 128 / RATE),
         }
         tick("host overhead")
-        for style in styles:
+        results["rack"] = rack_bench(styles, identity)
+        tick("rack")
+        for style in [] if rack_only else styles:
             references = [r for plugin in plugins for r in plugin.references(style)]
             row = {"style": style.name, "path": str(style.path), "latency_samples": style.manifest.latency_samples, "blocks": {}}
             for block in blocks:
@@ -152,7 +184,7 @@ def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=
                 row["blocks"][str(block)] = cell
                 tick(f"{style.name} @ {block}")
             results["styles"].append(row)
-        for plugin in plugins if scaling else []:
+        for plugin in plugins if scaling and not rack_only else []:
             for name, path, weights in plugin.architectures(Path(folder)):
                 arch_style = load_style(path)
                 results["scaling"].append({"architecture": name, "weights": weights, "onnxruntime_median_us_128": bare_runner_us(arch_style, 128)[0]})
@@ -166,6 +198,19 @@ def table(results: dict, markdown: bool = False) -> str:
         f"Host overhead at 128 frames: engine {o['engine_direct_us']:.1f} us vs bare ONNX Runtime {o['bare_onnxruntime_us']:.1f} us "
         f"= {o['overhead_us']:.1f} us ({o['overhead_percent_of_core']:.2f}% of one core)."
     )
+    r = results.get("rack")
+    if r:
+        slots = ", ".join(f"{name} {us:.1f}" for name, us in r["slot_overhead_us"].items())
+        lines.append(f"Rack, per slot beyond its bare style call at {r['block']} frames (us): {slots}; "
+                     f"8 identity slots: {r['identity_slot_overhead_us_of_8']:.1f} each.")
+        if "styles" in r:
+            d, b = r["direct"], r["buffered"]
+            lines.append(
+                f"Rack of {len(r['styles'])} ({' > '.join(r['styles'])}) at {r['block']} frames: chain {r['chain_median_us']:.0f} us "
+                f"median / {r['chain_p99_us']:.0f} p99 (bare styles {r['bare_styles_us']:.0f}); direct RTF "
+                f"{d['real_time_factor']:.3f}, buffered RTF {b['real_time_factor']:.3f} "
+                f"(callback {b['callback_median_us']:.1f} + worker {b['worker_median_us']:.0f} us, p99 {b['worker_p99_us']:.0f})."
+            )
     m = results["memory"]
     lines.append(f"Resident memory with {m['styles_loaded']} styles loaded: {m['resident_mb']:.0f} MB ({m['added_by_styles_mb']:.1f} MB for the styles).")
     lines.append("")
