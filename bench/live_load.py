@@ -8,6 +8,8 @@ spinning process each), it measures, one after the other on the same server:
 
 - ``C client``: jackd2's ``jack_simple_client`` (the native baseline);
 - ``run``: ``stylerack run --style fuzz --block 0``;
+- ``rack``: ``stylerack run`` with a rack of four effect styles (tube-drive > lofi-tape >
+  vintage-radio > telephone);
 - ``window``: the window (``python -m gui.exercise``, offscreen) processing the live input while
   a script switches between fuzz and tube-drive every 2 s and moves the mix slider 4 times a
   second.
@@ -35,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.jack_harness import RATE, JackServer, JackTester, NativeClient, XrunCounter  # noqa: E402
 
+RACK = ("tube-drive", "lofi-tape", "vintage-radio", "telephone")
 SPIN = "import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass\n"
 
 
@@ -45,6 +48,10 @@ def start_load(seconds: float) -> list[subprocess.Popen]:
 def stylerack_command(kind: str, stats: Path) -> list[str]:
     if kind == "run":
         return [sys.executable, "-m", "realtime.cli", "run", "--style", "fuzz", "--block", "0", "--allow-feedback",
+                "--stats", str(stats)]
+    if kind == "rack":
+        chain = [arg for name in RACK for arg in ("--style", name)]
+        return [sys.executable, "-m", "realtime.cli", "run", *chain, "--block", "0", "--allow-feedback",
                 "--stats", str(stats)]
     return [sys.executable, "-m", "gui.exercise", "--styles", "fuzz,tube-drive", "--switch-every", "2",
             "--slide-every", "0.25", "--block", "0", "--seconds", "100000", "--stats", str(stats)]
@@ -118,7 +125,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--periods", default="128,64")
-    parser.add_argument("--clients", default="C client,run,window")
+    parser.add_argument("--clients", default="C client,run,rack,window")
     parser.add_argument("--loads", default="idle,busy")
     parser.add_argument("--host-root", type=Path, default=Path(__file__).resolve().parents[1])
     parser.add_argument("--json", type=Path)

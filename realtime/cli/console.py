@@ -93,7 +93,8 @@ def apply_command(host, line: str, styles_dirs: Sequence[str] = ()) -> str | Non
             raise ConfigError("style needs a name or a path")
         if len(engine.rack.slots) > 1:
             raise ConfigError(f"the rack has {len(engine.rack.slots)} slots: use 'slot N style NAME'")
-        return _rack_reply(engine, engine.load(resolve(rest, styles_dirs)))
+        strip = engine.load(resolve(rest, styles_dirs))
+        return f"style '{strip.name}' (latency {strip.latency.total_frames} samples)"
     if verb == "slot":
         return _slot_command(engine, rest, styles_dirs)
     if verb == "add":
