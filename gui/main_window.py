@@ -309,6 +309,8 @@ class MainWindow(QMainWindow):
         for combo, key in ((self.devices.rate, "rate"), (self.devices.block, "block"), (self.devices.margin, "margin")):
             if audio.get(key) and combo.findText(audio[key]) >= 0:
                 combo.setCurrentText(audio[key])
+        if self.devices.resampler.findData(audio.get("resampler")) >= 0:
+            self.devices.resampler.setCurrentIndex(self.devices.resampler.findData(audio["resampler"]))
         for combo, key in ((self.devices.input, "input"), (self.devices.output, "output")):
             index = combo.findText(audio.get(key, ""))
             if index >= 0:
@@ -331,6 +333,7 @@ class MainWindow(QMainWindow):
         audio = {
             "rate": d.rate.currentText(), "block": d.block.currentText(), "margin": d.margin.currentText(),
             "input": d.input.currentText(), "output": d.output.currentText(), "demo": d.demo.isChecked(),
+            "resampler": d.resampler.currentData(),
         }
         rack = self.controller.rack.to_json()
         self._settings.setValue("state", json.dumps({"audio": audio, "rack": rack}))

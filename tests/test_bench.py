@@ -21,6 +21,10 @@ def test_bench_json_has_every_field(styles_dir, tmp_path):
     overhead = data["host_overhead"]
     assert 0 < overhead["bare_onnxruntime_us"] < overhead["engine_direct_us"]
     assert data["memory"]["styles_loaded"] == 1 and data["memory"]["resident_mb"] > 10
+    rack = data["rack"]
+    assert set(rack["slot_overhead_us"]) == {"bench-identity", "delay5"} and rack["styles"] == ["delay5"]
+    assert rack["chain_p99_us"] >= rack["chain_median_us"] > 0 and 0 < rack["buffered"]["real_time_factor"] < 1
+    assert "Rack, per slot beyond its bare style call" in result.stdout
     (row,) = data["styles"]
     assert row["style"] == "delay5" and set(row["blocks"]) == {"64", "128"}
     for block, cell in row["blocks"].items():

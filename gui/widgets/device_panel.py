@@ -28,6 +28,13 @@ class DevicePanel(QWidget):
         self.margin = QComboBox()  # blocks the style worker runs ahead of the audio callback
         self.margin.addItems(["1 block", "2 blocks", "3 blocks"])
         self.margin.setToolTip("How far ahead the style runs: more is safer against glitches and adds latency")
+        self.resampler = QComboBox()  # used only when the device rate differs from a style's
+        self.resampler.addItem("low latency (1.7 ms)", "low-latency")
+        self.resampler.addItem("soxr HQ (steeper, ~40 ms)", "soxr-hq")
+        self.resampler.setToolTip(
+            "When the device runs at another rate than a style: the low-latency filter is flat to 18 kHz at "
+            "44.1 kHz and 90+ dB clean; soxr HQ keeps more of the top octave but buffers about 40 ms"
+        )
         self.demo = QCheckBox("Play the demo clip instead of the input")
         self.demo.setChecked(True)
         self.start = QPushButton("Start")
@@ -42,6 +49,7 @@ class DevicePanel(QWidget):
         form.addRow("Sample rate", self.rate)
         form.addRow("Block", self.block)
         form.addRow("Style margin", self.margin)
+        form.addRow("Resampler", self.resampler)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start, 2)
         buttons.addWidget(self.refresh, 1)
@@ -74,12 +82,13 @@ class DevicePanel(QWidget):
             "sample_rate": None if not rate.isdigit() else int(rate),
             "block_frames": int(self.block.currentText().split()[0]),
             "margin_blocks": int(self.margin.currentText().split()[0]),
+            "resampler": self.resampler.currentData(),
         }
 
     def show_running(self, running: bool) -> None:
         self.running = running
         self.start.setText("Stop" if running else "Start")
-        for widget in (self.input, self.output, self.rate, self.block, self.margin, self.refresh):
+        for widget in (self.input, self.output, self.rate, self.block, self.margin, self.resampler, self.refresh):
             widget.setEnabled(not running)
 
     def show_message(self, text: str) -> None:

@@ -33,6 +33,7 @@ from realtime.format.rack import RackSpec, SlotSpec
 from realtime.format.style import Style
 from realtime.native import ffi, float_ptr, lib
 from realtime.engine.chain import ChainSlot
+from realtime.engine.resample import DEFAULT_RESAMPLER, check_resampler
 from realtime.engine.stats import EngineStats
 from realtime.engine.strip import Latency, Strip, prepare_strip
 from realtime.engine.worker import StyleWorker
@@ -59,6 +60,7 @@ class EngineConfig:
     max_latency_seconds: float = 2.0
     crossfade_seconds: float = 0.03
     provider: str = "cpu"
+    resampler: str = DEFAULT_RESAMPLER  # between the device rate and a style's (realtime.engine.resample)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -71,6 +73,7 @@ class EngineConfig:
             raise ConfigError("channel counts must be between 1 and 64")
         if self.mode == "buffered" and self.margin_blocks < 1:
             raise ConfigError("buffered mode needs a margin of at least 1 block")
+        check_resampler(self.resampler)
 
     @property
     def max_latency_frames(self) -> int:
@@ -135,6 +138,7 @@ class Engine:
             passthrough_channels=c.out_channels,
             provider=c.provider,
             sessions=self._sessions,
+            resampler=c.resampler,
         )
 
     def set_style(self, strip: Strip) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from realtime.engine.chain import Chain, ChainSlot, check_slot_channels, lcm_all
+from realtime.engine.resample import DEFAULT_RESAMPLER
 from realtime.engine.runner import StyleRunner, open_session, round_up
 from realtime.engine.wetpath import WetPath
 from realtime.errors import ConfigError, StyleNotFoundError
@@ -31,8 +32,9 @@ class Latency:
 
     ``style_frames``: the style's own algorithmic delay (fractional when resampled);
     ``buffering_frames``: ring priming for the block multiple and the resampler's bursts;
-    ``worker_frames``: buffered mode's margin of blocks; ``total_frames``: all of it,
-    rounded to a whole frame, which is also how far the dry path is delayed."""
+    ``worker_frames``: buffered mode's margin of blocks; ``resampling_frames``: the
+    resampler's filters, device -> style -> device; ``total_frames``: all of it, rounded to a
+    whole frame, which is also how far the dry path is delayed."""
 
     sample_rate: int
     style_frames: float
@@ -41,6 +43,7 @@ class Latency:
     total_frames: int
     #: each slot's (name, style delay in device frames), in chain order
     parts: tuple[tuple[str, float], ...] = field(default=())
+    resampling_frames: int = 0
 
     @property
     def total_ms(self) -> float:
@@ -52,6 +55,7 @@ class Latency:
             "style_latency_samples": self.style_frames,
             "buffering_latency_samples": self.buffering_frames,
             "worker_latency_samples": self.worker_frames,
+            "resampling_latency_samples": self.resampling_frames,
             "algorithmic_latency_samples": self.total_frames,
             "algorithmic_latency_ms": round(self.total_ms, 3),
             "slots": [{"style": name, "latency_samples": frames} for name, frames in self.parts],
@@ -160,6 +164,7 @@ def prepare_strip(
     passthrough_channels: int = 1,
     provider: str = "cpu",
     sessions: dict | None = None,
+    resampler: str = DEFAULT_RESAMPLER,
 ) -> Strip:
     """Resolve, open, warm up and measure a rack for the engine (see ``build_chain``); raises
     ConfigError when its latency does not fit this engine."""
@@ -168,12 +173,13 @@ def prepare_strip(
         passthrough_channels=passthrough_channels, provider=provider, sessions=sessions,
     )
     chain.warm_up(chunk, WARMUP_CALLS)  # first calls are slow: do them here, not with audio waiting
-    wet = WetPath(chain, sample_rate, block_frames, max_block_frames)
+    wet = WetPath(chain, sample_rate, block_frames, max_block_frames, resampler)
     worker_frames = margin_blocks * block_frames if buffered else 0
     wet.output.write(0.0, worker_frames)
-    total = wet.priming_frames + worker_frames + round(wet.style_latency_frames)
+    total = wet.priming_frames + worker_frames + round(wet.style_latency_frames) + wet.resampling_frames
     parts = tuple((s.name, s.latency_samples * sample_rate / chain.sample_rate) for s in chain.slots)
-    latency = Latency(sample_rate, wet.style_latency_frames, wet.priming_frames, worker_frames, total, parts)
+    latency = Latency(sample_rate, wet.style_latency_frames, wet.priming_frames, worker_frames, total, parts,
+                      wet.resampling_frames)
     if total + max_block_frames > max_latency_frames:
         names = " > ".join(s.name for s in chain.slots)
         raise ConfigError(

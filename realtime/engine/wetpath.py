@@ -17,46 +17,39 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import soxr
 
+from realtime.engine.resample import DEFAULT_RESAMPLER, resampler_pair
 from realtime.engine.ring import AudioFifo
 from realtime.engine.runner import StyleRunner
 
-RESAMPLER_QUALITY = "HQ"
 PRIMING_REPLAY_SECONDS = 3.0
 PRIMING_REPLAY_MAX_CALLS = 20_000
 
 
-class StreamResampler:
-    """Streaming sample-rate converter (soxr): ``[channels, n] -> [channels, m]``, time-aligned."""
-
-    def __init__(self, in_rate: int, out_rate: int, channels: int) -> None:
-        self._stream = soxr.ResampleStream(in_rate, out_rate, channels, dtype="float32", quality=RESAMPLER_QUALITY)
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        return self._stream.resample_chunk(np.ascontiguousarray(block.T)).T
-
-
-def replay_priming_frames(device_rate: int, style_rate: int, block_multiple: int, block_frames: int) -> int:
+def replay_priming_frames(device_rate: int, style_rate: int, block_multiple: int, block_frames: int,
+                          resampler: str = DEFAULT_RESAMPLER) -> int:
     """The silence the output ring needs so the callback never finds it short.
 
     Replays the frame counts of callbacks of ``block_frames`` through fresh resamplers
     and the block-multiple chunking (the counts do not depend on the audio)."""
     if device_rate == style_rate:
         return block_multiple - math.gcd(block_frames, block_multiple)
-    down = soxr.ResampleStream(device_rate, style_rate, 1, dtype="float32", quality=RESAMPLER_QUALITY)
-    up = soxr.ResampleStream(style_rate, device_rate, 1, dtype="float32", quality=RESAMPLER_QUALITY)
     calls = min(PRIMING_REPLAY_MAX_CALLS, math.ceil(PRIMING_REPLAY_SECONDS * device_rate / block_frames))
-    block = np.zeros((block_frames, 1), np.float32)
+    most_style = math.ceil(block_frames * style_rate / device_rate) + 2 * block_multiple + 2
+    down, up, _ = resampler_pair(resampler, device_rate, style_rate, 1, block_frames, most_style)
+    block = np.zeros((1, block_frames), np.float32)
+    silence = np.zeros((1, most_style), np.float32)
     pending_style = 0
     produced = 0
     shortfall = 0
     for call in range(1, calls + 1):
-        pending_style += len(down.resample_chunk(block))
+        pending_style += down.process(block).shape[1]
         chunk = pending_style - pending_style % block_multiple
         pending_style -= chunk
+        if chunk > silence.shape[1]:  # soxr delivers in bursts larger than a block
+            silence = np.zeros((1, 2 * chunk), np.float32)
         if chunk:
-            produced += len(up.resample_chunk(np.zeros((chunk, 1), np.float32)))
+            produced += up.process(silence[:, :chunk]).shape[1]
         shortfall = max(shortfall, call * block_frames - produced)
     return shortfall
 
@@ -64,23 +57,29 @@ def replay_priming_frames(device_rate: int, style_rate: int, block_multiple: int
 class WetPath:
     """One style between two device-rate rings. ``pump()`` runs on one thread only."""
 
-    def __init__(self, runner: StyleRunner, device_rate: int, block_frames: int, max_block_frames: int) -> None:
+    def __init__(self, runner: StyleRunner, device_rate: int, block_frames: int, max_block_frames: int,
+                 resampler: str = DEFAULT_RESAMPLER) -> None:
         style_rate = runner.sample_rate
         self.runner = runner
         self.channels = runner.channels
         self.device_rate = device_rate
         self.resampling = device_rate != style_rate
-        self.priming_frames = replay_priming_frames(device_rate, style_rate, runner.block_multiple, block_frames)
+        self.priming_frames = replay_priming_frames(
+            device_rate, style_rate, runner.block_multiple, block_frames, resampler
+        )
         #: the style's own delay in device frames (fractional when resampling)
         self.style_latency_frames = runner.latency_samples * device_rate / style_rate
+        #: the resampler's round trip (device -> style -> device), a whole number of device frames
+        self.resampling_frames = 0
         capacity = 4 * max(max_block_frames, runner.max_frames) + self.priming_frames + 8192
         self.input = AudioFifo(self.channels, capacity)
         self.output = AudioFifo(self.channels, capacity)
         self.output.write(0.0, self.priming_frames)
         self._debt_frames = 0
         if self.resampling:
-            self._down = StreamResampler(device_rate, style_rate, self.channels)
-            self._up = StreamResampler(style_rate, device_rate, self.channels)
+            self._down, self._up, self.resampling_frames = resampler_pair(
+                resampler, device_rate, style_rate, self.channels, capacity, runner.max_frames
+            )
             self._style_fifo = AudioFifo(self.channels, capacity)
             self._scratch = np.zeros((self.channels, capacity), np.float32)
 

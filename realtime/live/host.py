@@ -79,6 +79,7 @@ class LiveSettings:
     margin_blocks: int = 1  # blocks the style worker runs ahead of the callback
     provider: str = "cpu"
     channels: int = 2  # at most this many per direction, fewer if the device has fewer
+    resampler: str = "low-latency"  # when a style's rate differs from the device's
 
 
 class LiveHost:
@@ -98,6 +99,7 @@ class LiveHost:
                 mode="buffered",
                 margin_blocks=settings.margin_blocks,
                 provider=settings.provider,
+                resampler=settings.resampler,
             )
         )
         self._stream = None

@@ -642,3 +642,91 @@ void sr_chain_slot_mix(sr_chain_slot *s, const float *x, const float *wet, int w
     __atomic_load(&s->peak, &old, __ATOMIC_RELAXED);
     if (top > old) __atomic_store(&s->peak, &top, __ATOMIC_RELAXED);
 }
+
+/* ---- streaming polyphase resampler -------------------------------------------------------- */
+
+struct sr_resampler {
+    int channels, up, down, per_phase, max_in;
+    float *bank;      /* [up][per_phase]: bank[p][j] = prototype[p + j * up] */
+    float *history;   /* [channels][per_phase - 1 + max_in]: the last per_phase - 1 inputs, then new ones */
+    int phase;        /* the next output's time on the up grid, modulo up */
+    int64_t lag;      /* the next output's newest input, counted from the first new input (may be < 0) */
+};
+
+sr_resampler *sr_resampler_new(int channels, int up, int down, const float *prototype, int taps, int max_in_frames) {
+    if (channels < 1 || up < 1 || down < 1 || taps < 1 || max_in_frames < 1 || !prototype) return NULL;
+    sr_resampler *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->channels = channels;
+    r->up = up;
+    r->down = down;
+    r->per_phase = (taps + up - 1) / up;
+    r->max_in = max_in_frames;
+    r->bank = calloc((size_t)up * (size_t)r->per_phase, sizeof(float));
+    r->history = calloc((size_t)channels * (size_t)(r->per_phase - 1 + max_in_frames), sizeof(float));
+    if (!r->bank || !r->history) { sr_resampler_delete(r); return NULL; }
+    for (int p = 0; p < up; p++)
+        for (int j = 0; j < r->per_phase; j++) {
+            int k = p + j * up;
+            r->bank[(size_t)p * r->per_phase + j] = k < taps ? prototype[k] : 0.0f;
+        }
+    return r;
+}
+
+void sr_resampler_delete(sr_resampler *r) {
+    if (!r) return;
+    free(r->bank);
+    free(r->history);
+    free(r);
+}
+
+void sr_resampler_reset(sr_resampler *r) {
+    memset(r->history, 0, (size_t)r->channels * (size_t)(r->per_phase - 1 + r->max_in) * sizeof(float));
+    r->phase = 0;
+    r->lag = 0;
+}
+
+int64_t sr_resampler_output_frames(const sr_resampler *r, int64_t in_frames) {
+    /* outputs whose newest input index (lag, lag + ...) is below in_frames */
+    int64_t count = 0, lag = r->lag;
+    int phase = r->phase;
+    if (lag >= in_frames) return 0;
+    /* closed form: output k has newest input lag + floor((phase + k * down) / up) */
+    int64_t span = (in_frames - lag) * (int64_t)r->up - phase; /* grid steps until the input runs out */
+    count = span > 0 ? (span + r->down - 1) / r->down : 0;
+    return count;
+}
+
+int64_t sr_resampler_process(sr_resampler *r, const float *in, int64_t in_stride, int64_t in_frames,
+                             float *out, int64_t out_stride) {
+    if (in_frames < 0 || in_frames > r->max_in) return 0;
+    int keep = r->per_phase - 1;
+    size_t row = (size_t)(keep + r->max_in);
+    for (int c = 0; c < r->channels; c++)
+        memcpy(r->history + c * row + keep, in + c * in_stride, (size_t)in_frames * sizeof(float));
+    int64_t produced = 0;
+    int64_t lag = r->lag;
+    int phase = r->phase;
+    while (lag < in_frames) {
+        const float *taps = r->bank + (size_t)phase * r->per_phase;
+        int64_t newest = keep + lag; /* index in history of the newest input this output uses */
+        for (int c = 0; c < r->channels; c++) {
+            const float *x = r->history + c * row + newest;
+            float acc = 0.0f;
+            for (int j = 0; j < r->per_phase; j++) acc += taps[j] * x[-j];
+            out[c * out_stride + produced] = acc;
+        }
+        produced++;
+        phase += r->down;
+        lag += phase / r->up;
+        phase %= r->up;
+    }
+    /* keep the last `keep` inputs at the front for the next call */
+    for (int c = 0; c < r->channels; c++) {
+        float *h = r->history + c * row;
+        memmove(h, h + in_frames, (size_t)keep * sizeof(float));
+    }
+    r->lag = lag - in_frames;
+    r->phase = phase;
+    return produced;
+}

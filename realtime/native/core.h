@@ -122,4 +122,21 @@ void sr_chain_slot_feed(const sr_chain_slot *slot, const float *x, float *style_
 /* out = delayed x + mix * (wet - delayed x); a mono wet serves every channel. */
 void sr_chain_slot_mix(sr_chain_slot *slot, const float *x, const float *wet, int wet_channels, float *out, int frames);
 
+/* ---- streaming polyphase resampler (run by the style worker or an offline render) --------
+ * Converts by up/down (L/M, in lowest terms) with a linear-phase FIR prototype of `taps`
+ * coefficients at the rate L * input rate (the caller designs it; gain L). Output frame n
+ * is the filter at time n * M on that grid, so its delay is exactly (taps - 1) / 2 grid
+ * samples, and it has no look-ahead: every input frame makes its outputs at once. Planar
+ * buffers; no allocation after sr_resampler_new. */
+typedef struct sr_resampler sr_resampler;
+sr_resampler *sr_resampler_new(int channels, int up, int down, const float *prototype, int taps, int max_in_frames);
+void sr_resampler_delete(sr_resampler *r);
+void sr_resampler_reset(sr_resampler *r);
+/* How many frames the next `in_frames` input frames make. */
+int64_t sr_resampler_output_frames(const sr_resampler *r, int64_t in_frames);
+/* in: channels rows of in_frames (row k at in + k * in_stride), in_frames <= max_in_frames;
+ * out: rows of out_stride, room for sr_resampler_output_frames(in_frames). Returns frames written. */
+int64_t sr_resampler_process(sr_resampler *r, const float *in, int64_t in_stride, int64_t in_frames,
+                             float *out, int64_t out_stride);
+
 #endif

@@ -85,13 +85,13 @@ def engine_us(style: Style | RackSpec, block: int, mode: str) -> dict:
     }
 
 
-def identity_style(folder: Path) -> Path:
-    path = folder / "bench-identity.onnx"
+def identity_style(folder: Path, rate: int = RATE) -> Path:
+    path = folder / ("bench-identity.onnx" if rate == RATE else f"bench-identity-{rate}.onnx")
     info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, "frames"]) for n in ("audio_in", "audio_out")]
     graph = helper.make_graph([helper.make_node("Identity", ["audio_in"], ["audio_out"])], "identity", [info[0]], [info[1]])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    manifest = {"schema": 1, "name": "bench-identity", "description": "", "category": "bench", "sample_rate": RATE,
+    manifest = {"schema": 1, "name": path.stem, "description": "", "category": "bench", "sample_rate": rate,
                 "channels": 1, "block_multiple": 1, "latency_samples": 0, "params": [], "provenance": {}}
     helper.set_model_props(model, {"stylerack": json.dumps(manifest)})
     onnx.save(model, str(path))
@@ -124,6 +124,29 @@ def rack_bench(styles: Sequence[Style], identity: Style, block: int = 128) -> di
     return result
 
 
+def resampling_bench(block: int = 128) -> list[dict]:
+    """Per resampler, 48 kHz device and a 44.1 kHz style: the latency it adds (round trip and
+    buffering, through the engine's own accounting), its cost per device block (down and
+    up, one channel), and its quality (realtime.offline.resample_quality)."""
+    from realtime.engine.resample import resampler_pair
+    from realtime.engine.wetpath import replay_priming_frames
+    from realtime.offline import resample_quality
+
+    rows = []
+    style_block = -(-block * 44100 // RATE)
+    for kind in ("low-latency", "soxr-hq", "soxr-lq"):
+        down, up, round_trip = resampler_pair(kind, RATE, 44100, 1, 8192, 8192)
+        added = round_trip + replay_priming_frames(RATE, 44100, 1, block, kind)
+        signal = np.random.default_rng(2).uniform(-0.3, 0.3, (1, block)).astype(np.float32)
+        wet = np.random.default_rng(3).uniform(-0.3, 0.3, (1, style_block)).astype(np.float32)
+        median, p99 = time_calls(lambda: (down.process(signal), up.process(wet)))
+        quality = resample_quality.measure(kind)
+        rows.append({"resampler": kind, "block": block, "added_latency_samples": added,
+                     "added_latency_ms": 1000 * added / RATE, "cost_median_us": median, "cost_p99_us": p99,
+                     **{k: v for k, v in quality.as_dict().items() if k != "resampler"}})
+    return rows
+
+
 def resident_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines() if Path("/proc/self/status").exists() else []:
         if line.startswith("VmRSS:"):
@@ -151,7 +174,7 @@ def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=
     results["memory"] = {"styles_loaded": len(runners), "resident_mb": resident_mb(), "added_by_styles_mb": resident_mb() - before}
     del runners
     plugins = _plugins()
-    steps = (0 if rack_only else len(styles) * len(blocks)) + 2
+    steps = (0 if rack_only else len(styles) * len(blocks)) + 3
     done = 0
 
     def tick(what: str) -> None:
@@ -171,6 +194,8 @@ def run_bench(styles: Sequence[Style], blocks: Sequence[int] = BLOCKS, progress=
         tick("host overhead")
         results["rack"] = rack_bench(styles, identity)
         tick("rack")
+        results["resampling"] = resampling_bench()
+        tick("resampling")
         for style in [] if rack_only else styles:
             references = [r for plugin in plugins for r in plugin.references(style)]
             row = {"style": style.name, "path": str(style.path), "latency_samples": style.manifest.latency_samples, "blocks": {}}
@@ -211,6 +236,16 @@ def table(results: dict, markdown: bool = False) -> str:
                 f"{d['real_time_factor']:.3f}, buffered RTF {b['real_time_factor']:.3f} "
                 f"(callback {b['callback_median_us']:.1f} + worker {b['worker_median_us']:.0f} us, p99 {b['worker_p99_us']:.0f})."
             )
+    if results.get("resampling"):
+        lines.append("")
+        rows = [["resampler (48 <-> 44.1 kHz)", "added latency", "cost per 128-frame block, down+up", "passband ripple to 18 kHz",
+                 "aliasing", "images and noise", "1 kHz round-trip THD+N"]]
+        for q in results["resampling"]:
+            rows.append([q["resampler"], f"{q['added_latency_samples']} smp ({q['added_latency_ms']:.2f} ms)",
+                         f"{q['cost_median_us']:.1f} us (p99 {q['cost_p99_us']:.1f})", f"{q['passband_ripple_db']:.4f} dB",
+                         f"{q['aliasing_db']:.0f} dB", f"{q['spurious_db']:.0f} dB", f"{q['round_trip_thdn_db']:.0f} dB"])
+        lines += _format(rows, markdown)
+        lines.append("")
     m = results["memory"]
     lines.append(f"Resident memory with {m['styles_loaded']} styles loaded: {m['resident_mb']:.0f} MB ({m['added_by_styles_mb']:.1f} MB for the styles).")
     lines.append("")
@@ -226,7 +261,8 @@ def table(results: dict, markdown: bool = False) -> str:
             cells += [f"{c[f'{ref}_median_us']:.0f} ({c[f'onnxruntime_speedup_vs_{ref}']:.1f}x)" if f"{ref}_median_us" in c else "-" for ref in refs]
             cells.append(f"{c['direct_latency']['algorithmic_latency_samples']}/{c['buffered_latency']['algorithmic_latency_samples']} smp")
             rows.append(cells)
-    lines += _format(rows, markdown)
+    if len(rows) > 1:
+        lines += _format(rows, markdown)
     if results["scaling"]:
         lines.append("")
         lines += _format([["architecture", "weights", "ORT us per 128 frames"]] +

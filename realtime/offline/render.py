@@ -74,6 +74,7 @@ def render_file(
     mix: float | None = None,
     block_frames: int = 128,
     mode: str = "direct",
+    resampler: str = "low-latency",
     params: Mapping[str, float] | Sequence[tuple[str, float]] | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
@@ -93,6 +94,7 @@ def render_file(
             in_channels=source.channels,
             out_channels=source.channels,
             mode=mode,
+            resampler=resampler,
         )
         engine = Engine(config)
         engine.styles_dirs = list(styles_dirs)
