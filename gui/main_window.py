@@ -191,7 +191,8 @@ class MainWindow(QMainWindow):
     def start_audio(self) -> None:
         self.controller.set_settings(**self.devices.settings())
         if self.controller.start():
-            self.devices.show_message("running")
+            note = self.controller.host.report().get("block_note")
+            self.devices.show_message(f"running; {note}" if note else "running")
 
     def add_slot(self) -> None:
         """'+': a new slot at the end holding the style highlighted in the browser."""

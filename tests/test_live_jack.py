@@ -42,8 +42,10 @@ def tester(server):
     client.close()
 
 
-@pytest.mark.parametrize("block", ["0", "128"])
+@pytest.mark.parametrize("block", ["0", "128", "64"])
 def test_round_trip_equals_reported_latency(server, tester, styles_dir, tmp_path, block):
+    """At the server's period or the device's choice; a block below the period (64) is raised to
+    it: JACK would call a smaller block several times back to back, leaving the worker no time."""
     host = HostProcess(server, tmp_path / "stats.json", "--style", str(styles_dir / "delay37.onnx"), "--block", block)
     tester.connect_host()
     signal = np.zeros(RATE, np.float32)
@@ -56,6 +58,7 @@ def test_round_trip_equals_reported_latency(server, tester, styles_dir, tmp_path
     assert stats["total_latency_samples"] == stats["device_latency_samples"] + stats["algorithmic_latency_samples"]
     assert stats["algorithmic_latency_samples"] == 37 + stats["engine_block_frames"]  # one block of worker margin
     assert stats["engine_block_frames"] == 128  # --block 0 found the server's period
+    assert (stats["block_note"] is not None) == (block == "64"), stats["block_note"]
     if block == "0":  # the server's one period, plus the margin, plus the style's own delay
         assert stats["total_latency_samples"] == 128 + 128 + 37
 

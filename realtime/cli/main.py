@@ -291,6 +291,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         resampler=args.resampler,
     )
     host = LiveHost(settings)
+    if host.block_note:
+        print(f"stylerack: note: {host.block_note}", file=sys.stderr)
     host.engine.styles_dirs = list(args.styles_dir)
     strip = host.engine.set_rack(rack)
     apply_params(host.engine, args.param)

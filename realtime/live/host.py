@@ -89,7 +89,18 @@ class LiveHost:
         self.devices: DeviceChoice = resolve_devices(self._sd, settings.input, settings.output, settings.channels)
         self.sample_rate = int(settings.sample_rate or self.devices.default_rate)
         check_rate(self._sd, self.devices, self.sample_rate)
+        #: the block the stream is opened with (0: the device's own)
+        self._stream_block = settings.block_frames
+        self.block_note: str | None = None
         self.block_frames = settings.block_frames or self._probe_device_block()
+        if settings.block_frames and self._on_jack():
+            # JACK calls a client once per period; a smaller PortAudio block means several
+            # callbacks back to back, and the worker's margin cannot be met between them
+            period = self._probe_device_block()
+            if settings.block_frames < period:
+                self.block_frames = self._stream_block = period
+                self.block_note = (f"block {settings.block_frames} is below the JACK server's period of {period} "
+                                   f"frames: using {period}")
         self.engine = Engine(
             EngineConfig(
                 sample_rate=self.sample_rate,
@@ -112,6 +123,14 @@ class LiveHost:
         self._last_latency = (0.0, 0.0)
         self.memory_locked = False
         self._wakeup_latency_fd: int | None = None
+
+    def _on_jack(self) -> bool:
+        sd = self._sd
+        try:
+            api = sd.query_devices(self.devices.output_index)["hostapi"]
+            return "JACK" in sd.query_hostapis(api)["name"]
+        except Exception:  # a device list that changed under us: assume not
+            return False
 
     def _probe_device_block(self) -> int:
         """With ``--block 0`` the device picks the block: open a silent stream briefly and
@@ -156,7 +175,7 @@ class LiveHost:
         sd_ffi = self._sd._ffi
         userdata = sd_ffi.cast("void *", int(ffi.cast("uintptr_t", self.engine.native)))
         return self._open_stream(
-            self.settings.block_frames, ffi.addressof(lib, "sr_callback"), self._on_finished, userdata
+            self._stream_block, ffi.addressof(lib, "sr_callback"), self._on_finished, userdata
         )
 
     def _on_finished(self) -> None:
@@ -275,6 +294,7 @@ class LiveHost:
             "sample_rate": self.sample_rate,
             "block_frames": self.settings.block_frames,
             "engine_block_frames": self.block_frames,
+            "block_note": self.block_note,
             "input_device": self.devices.input_name,
             "output_device": self.devices.output_name,
             "callbacks": stats.callbacks,
