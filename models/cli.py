@@ -1,4 +1,5 @@
-"""``stylerack train``: capture a style from a recording pair, or re-create a shipped one.
+"""``stylerack train``: capture a style from a recording pair, match a reference, or re-create a
+shipped style; and ``stylerack match``: match a recording to a reference offline.
 
 Registered through the ``stylerack.commands`` entry point; torch is imported only when a
 training command runs, so ``stylerack`` works without the ``train`` extra.
@@ -99,7 +100,66 @@ def cmd_timbre(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stages(label: str):
+    """A progress bar for the match fit's stages (stage name, fraction done)."""
+    show = sys.stderr.isatty()
+
+    def progress(stage: str, done: float) -> None:
+        filled = int(30 * done)
+        line = f"{label} [{'#' * filled}{'.' * (30 - filled)}] {stage}"
+        sys.stderr.write(("\r" + line.ljust(60)) if show else line + "\n")
+        if show and done >= 1.0:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return progress
+
+
+def cmd_train_match(args: argparse.Namespace) -> int:
+    _require_torch()
+    from models.match_run import train_match
+
+    report = train_match(args.reference, args.source, args.name, Path(args.out), args.overwrite,
+                         _stages(f"matching '{args.name}'"))
+    after = report.get("after")
+    detail = (f"; source to reference: bands within {report['before']['band_error_db_max']:.1f} dB before, "
+              f"{after['band_error_db_max']:.1f} dB after, loudness {report['before']['loudness_error_lu']:+.1f} LU "
+              f"before, {after['loudness_error_lu']:+.1f} LU after") if after else ""
+    print(f"wrote {report['style']} (fit in {report['fit_seconds']:.1f} s, {report['real_time_factor']:.4f} of real "
+          f"time per 128 frames{detail}); report and plot beside it")
+    return 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    _require_torch()
+    from models.match_run import match_file
+
+    report = match_file(args.source, args.reference, args.output, args.amount, args.overwrite, _stages("matching"))
+    after = report["after"]
+    print(f"wrote {args.output} (amount {args.amount:g}; bands within {after['band_error_db_max']:.1f} dB of the "
+          f"reference, loudness {after['loudness_error_lu']:+.1f} LU)")
+    return 0
+
+
+def _amount(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..1")
+    return value
+
+
 def register(subparsers) -> None:
+    match = subparsers.add_parser("match", help="make a recording sound like a reference (offline, the same chain as the style)")
+    match.add_argument("source", metavar="SRC")
+    match.add_argument("reference", metavar="REF")
+    match.add_argument("output", metavar="OUT")
+    match.add_argument("--amount", type=_amount, default=1.0, help="how much of the match, 0..1 (default 1)")
+    match.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    match.set_defaults(func=cmd_match)
+
     train = subparsers.add_parser("train", help="make styles: capture a recording pair, or re-create a shipped style")
     sub = train.add_subparsers(dest="train_command", metavar="WHAT", required=True, parser_class=type(train))
 
@@ -121,6 +181,14 @@ def register(subparsers) -> None:
     timbre.add_argument("--out", default=".", help="folder for NAME.onnx, NAME.pt and the report (default .)")
     timbre.add_argument("--overwrite", action="store_true")
     timbre.set_defaults(func=cmd_timbre)
+
+    matcher = sub.add_parser("match", help="a style that moves audio toward reference recordings (EQ, dynamics, drive)")
+    matcher.add_argument("--reference", nargs="+", required=True, metavar="REF", help="one or more references (5 s or more)")
+    matcher.add_argument("--source", help="a recording of what the style will process (default: a neutral, pink source)")
+    matcher.add_argument("--name", required=True)
+    matcher.add_argument("--out", default=".", help="folder for NAME.onnx, NAME.json and NAME.png (default .)")
+    matcher.add_argument("--overwrite", action="store_true")
+    matcher.set_defaults(func=cmd_train_match)
 
     recipe = sub.add_parser("recipe", help="re-create a shipped style from scratch (a name, or all, effects, timbre)")
     recipe.add_argument("name")

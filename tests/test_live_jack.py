@@ -384,11 +384,15 @@ def x_display():
 
 
 @pytest.mark.parametrize("platform", ["offscreen", "xcb"])
-def test_the_window_plays_the_demo_clip_to_the_output_ports(server, tester, styles_dir, platform, request):
+def test_the_window_plays_the_demo_clip_to_the_output_ports(server, tester, styles_dir, platform, request,
+                                                            tmp_path_factory):
     import subprocess
     import sys
 
-    env = dict(server.env, QT_QPA_PLATFORM=platform)
+    # the user's own settings and styles must not decide what this window plays
+    home = tmp_path_factory.mktemp("home")
+    env = dict(server.env, QT_QPA_PLATFORM=platform, XDG_CONFIG_HOME=str(home / "config"),
+               XDG_DATA_HOME=str(home / "data"))
     if platform == "xcb":  # the window as a user gets it: a real X server, Qt's normal platform plugin
         env["DISPLAY"] = request.getfixturevalue("x_display")
     window = subprocess.Popen(

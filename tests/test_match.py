@@ -1,0 +1,152 @@
+"""Matching a reference: a known EQ and gain is recovered, the knobs do what they say, bad
+files are refused in one line, and the style is exact (export parity, streaming)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+torch = pytest.importorskip("torch", reason="matching needs the train extra")
+pytest.importorskip("pyloudnorm", reason="matching needs the train extra")
+
+from scipy import signal as sps  # noqa: E402
+
+from models import match as m  # noqa: E402
+from models.match_run import band_levels_db, train_match  # noqa: E402
+from realtime.engine.runner import StyleRunner  # noqa: E402
+from realtime.format.style import load_style  # noqa: E402
+from realtime.offline.validate import run_blocks  # noqa: E402
+
+DEMO = Path(__file__).resolve().parents[1] / "realtime" / "live" / "demo.flac"
+
+
+def biquad(kind: str, freq: float, gain_db: float, q: float = 0.707) -> tuple[np.ndarray, np.ndarray]:
+    """RBJ cookbook peaking / high-shelf at 48 kHz."""
+    a = 10 ** (gain_db / 40)
+    w = 2 * np.pi * freq / m.RATE
+    alpha = np.sin(w) / (2 * q)
+    cos = np.cos(w)
+    if kind == "peak":
+        b = [1 + alpha * a, -2 * cos, 1 - alpha * a]
+        den = [1 + alpha / a, -2 * cos, 1 - alpha / a]
+    else:
+        s = 2 * np.sqrt(a) * alpha
+        b = [a * ((a + 1) + (a - 1) * cos + s), -2 * a * ((a - 1) + (a + 1) * cos), a * ((a + 1) + (a - 1) * cos - s)]
+        den = [(a + 1) - (a - 1) * cos + s, 2 * ((a - 1) - (a + 1) * cos), (a + 1) - (a - 1) * cos - s]
+    return np.array(b) / den[0], np.array(den) / den[0]
+
+
+@pytest.fixture(scope="module")
+def known(tmp_path_factory):
+    """The demo clip, and a reference made from it with a known EQ and +3 dB."""
+    folder = tmp_path_factory.mktemp("match")
+    source, rate = sf.read(DEMO, dtype="float64")
+    assert rate == m.RATE
+    reference = source.copy()
+    for kind, freq, gain, q in (("shelf", 4000, 6.0, 0.707), ("peak", 300, -4.0, 1.0)):
+        b, a = biquad(kind, freq, gain, q)
+        reference = sps.lfilter(b, a, reference)
+    reference *= 10 ** (3 / 20)
+    reference *= 0.9 / max(0.9, np.abs(reference).max())  # never clipped
+    sf.write(folder / "source.wav", source, rate, subtype="FLOAT")
+    sf.write(folder / "reference.wav", reference, rate, subtype="FLOAT")
+    report = train_match([str(folder / "reference.wav")], str(folder / "source.wav"), "known", folder)
+    return folder, source, reference, report
+
+
+def test_a_known_eq_and_gain_is_recovered(known):
+    folder, source, reference, report = known
+    runner = StyleRunner(load_style(folder / "known.onnx"), max_frames=len(source))
+    out = run_blocks(runner, source[None, :].astype(np.float32), 4096)[0].astype(np.float64)
+    bands = band_levels_db(out) - band_levels_db(reference)
+    assert np.abs(bands - bands.mean()).max() <= 1.0, bands.round(2)
+    assert abs(m.loudness_lufs(out) - m.loudness_lufs(reference)) <= 0.5
+    before = band_levels_db(source) - band_levels_db(reference)
+    assert np.abs(before - before.mean()).max() > 3.0  # the test has something to recover
+    assert report["fit"]["ratio"] == 1.0 and report["fit"]["drive_k"] == 0.0  # no dynamics or drive were added
+    assert report["torch_vs_onnx_max_abs"] <= 1e-4 and report["stream_vs_call_max_abs"] <= 1e-5
+    assert (folder / "known.json").exists() and (folder / "known.png").stat().st_size > 10_000
+    saved = json.loads((folder / "known.json").read_text())
+    assert saved["after"]["band_error_db_max"] < saved["before"]["band_error_db_max"]
+
+
+def test_amount_zero_is_bit_transparent_and_the_style_has_no_latency(known):
+    folder, source, _, _ = known
+    style = load_style(folder / "known.onnx")
+    assert style.manifest.latency_samples == 0 and [p.name for p in style.manifest.params] == list(m.KNOBS)
+    runner = StyleRunner(style, max_frames=48000)
+    runner.set_params([0.0, 1.0, 1.0, 1.0])
+    x = source[48000:96000][None, :].astype(np.float32)
+    assert np.abs(run_blocks(runner, x, 128) - x).max() <= 1e-6
+
+
+def test_each_aspect_knob_at_zero_removes_only_its_aspect():
+    fir = m.minimum_phase_fir(np.array([0.0, 1000.0, 24000.0]), np.array([-6.0, 0.0, 6.0]))
+    settings = dict(threshold_db=-30.0, ratio=4.0, makeup_db=3.0, drive_k=3.0, gain_db=2.0)
+    full = m.MatchStyle(fir, **settings).eval()
+    without = {
+        1: m.MatchStyle(None, **settings),
+        2: m.MatchStyle(fir, **{**settings, "ratio": 1.0, "makeup_db": 0.0}),
+        3: m.MatchStyle(fir, **{**settings, "drive_k": 0.0}),
+    }
+    x = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (1, 1, 9600)).astype(np.float32))
+    ones = torch.ones(1, 4)
+    with torch.no_grad():
+        for knob, reference in without.items():
+            params = ones.clone()
+            params[0, knob] = 0.0
+            assert torch.abs(full(x, params) - reference.eval()(x, ones)).max() <= 1e-5, m.KNOBS[knob]
+            assert torch.abs(full(x, params) - full(x, ones)).max() > 1e-3  # the aspect did something
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    result = subprocess.run([sys.executable, "-m", "realtime.cli", *argv], capture_output=True, text=True, timeout=300)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_bad_references_and_outputs_are_refused_in_one_line(known, tmp_path):
+    folder = known[0]
+    rng = np.random.default_rng(1)
+    sf.write(tmp_path / "silent.wav", np.zeros(6 * 48000), 48000)
+    sf.write(tmp_path / "short.wav", 0.1 * rng.standard_normal(3 * 48000), 48000)
+    clipped = np.clip(2 * rng.standard_normal(6 * 48000), -1, 1)
+    sf.write(tmp_path / "clipped.wav", clipped, 48000)
+    (tmp_path / "garbage.wav").write_bytes(b"RIFF....not audio")
+    cases = {
+        "silent.wav": "is silent", "short.wav": "3.0 s long; at least 5 s", "clipped.wav": "is clipped",
+        "garbage.wav": "cannot read the reference", "missing.wav": "no such reference file",
+    }
+    for name, fragment in cases.items():
+        code, out, err = run_cli("train", "match", "--reference", str(tmp_path / name), "--name", "x", "--out", str(tmp_path))
+        assert code == 2, (name, out, err)
+        assert fragment in err and str(tmp_path / name) in err and len(err.strip().splitlines()) == 1, err
+    code, _, err = run_cli("train", "match", "--reference", str(folder / "reference.wav"), "--name", "known",
+                           "--out", str(folder))
+    assert code == 2 and "known.onnx: already exists" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "taken.wav").write_bytes(b"mine")
+    code, _, err = run_cli("match", str(folder / "source.wav"), str(folder / "reference.wav"), str(tmp_path / "taken.wav"))
+    assert code == 2 and "taken.wav: already exists" in err
+    assert (tmp_path / "taken.wav").read_bytes() == b"mine"
+
+
+def test_match_renders_the_source_toward_the_reference(known, tmp_path):
+    folder, source, reference, _ = known
+    out = tmp_path / "matched.wav"
+    code, stdout, err = run_cli("match", str(folder / "source.wav"), str(folder / "reference.wav"), str(out),
+                                "--amount", "1")
+    assert code == 0, err
+    matched, rate = sf.read(out, dtype="float64")
+    assert rate == 48000 and len(matched) == len(source)
+    bands = band_levels_db(matched) - band_levels_db(reference)
+    assert np.abs(bands - bands.mean()).max() <= 1.0
+    code, _, err = run_cli("match", str(folder / "source.wav"), str(folder / "reference.wav"), str(tmp_path / "none.wav"),
+                           "--amount", "0")
+    assert code == 0, err
+    untouched, _ = sf.read(tmp_path / "none.wav", dtype="float64")
+    assert np.abs(untouched - source).max() < 1e-6
