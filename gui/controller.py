@@ -14,6 +14,10 @@ Everything here can be driven and tested without pixels.
 from __future__ import annotations
 
 import copy
+import json
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,6 +34,8 @@ from realtime.live.devices import looks_like_feedback
 from realtime.live.remote import RemoteHost
 
 Listener = Callable[[str, object], None]
+#: a progress line of ``stylerack train match`` (not on a terminal): "... [####......] stage"
+PROGRESS_LINE = re.compile(r"\[([#.]{10,})\] (.+)$")
 
 
 def racks_dir() -> Path:
@@ -116,6 +122,36 @@ class Controller:
             return self._find(slot.style_name) if not isinstance(slot.style, Style) else slot.style
         except StyleRackError:
             return None
+
+    def user_style_path(self, name: str) -> Path:
+        return user_styles_dir() / f"{name}.onnx"
+
+    def match_reference(self, references: list[str], source: str | None, name: str, overwrite: bool = False,
+                        progress=None) -> dict:
+        """Fit a style that moves audio toward ``references`` (``stylerack train match``, run as
+        a process of its own: the window never loads torch), save it in the user's styles
+        folder and put it into the selected slot. Slow: call it off the window's thread.
+        Raises StyleRackError with the command's one-line refusal."""
+        folder = self.add_styles_folder()
+        command = [sys.executable, "-m", "realtime.cli", "train", "match", "--reference", *references,
+                   "--name", name, "--out", str(folder)]
+        command += ["--source", source] if source else []
+        command += ["--overwrite"] if overwrite else []
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        last = ""
+        for line in process.stderr:
+            stage = PROGRESS_LINE.search(line)
+            if stage and progress:
+                progress(stage[2].strip(), stage[1].count("#") / len(stage[1]))
+            elif line.strip():
+                last = line.strip()
+        process.wait()
+        if process.returncode != 0:
+            raise StyleRackError(last.removeprefix("stylerack: error: ") or f"matching failed (exit {process.returncode})")
+        report = json.loads((folder / f"{name}.json").read_text())
+        self.refresh_styles()
+        self.select_style(report["style"], wait=True)
+        return report
 
     def add_styles_folder(self) -> Path:
         """The user styles folder (created if needed), for 'Add styles...'."""

@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
 from gui.controller import Controller, settings_path
 from gui.widgets.device_panel import DevicePanel
 from gui.widgets.meters import LevelMeter, Readouts
+from gui.widgets.match_dialog import MatchDialog
 from gui.widgets.mix_panel import MixPanel
 from gui.widgets.rack_view import RackView
 from gui.widgets.session_bar import SessionBar
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         self.browser.chosen.connect(c.select_style)
         self.browser.add_requested.connect(self.add_styles)
+        self.browser.match_requested.connect(self.match_reference)
         self.mix.mix_changed.connect(c.set_mix_percent)
         self.mix.input_gain_changed.connect(c.set_input_gain_db)
         self.mix.output_gain_changed.connect(c.set_output_gain_db)
@@ -203,6 +205,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("no style to add: install one first", 6000)
             return
         self.controller.add_slot(name)
+
+    def match_reference(self) -> MatchDialog:
+        dialog = MatchDialog(self.controller, self)
+        dialog.show()
+        return dialog
 
     def save_rack(self, name: str) -> None:
         c = self.controller

@@ -296,3 +296,29 @@ def test_a_missing_xcb_library_is_named_with_its_package(monkeypatch):
     problem = platform_check.platform_problem({"DISPLAY": ":99"}, "linux")
     assert "libxcb-not-there.so.9" in problem and "apt-get install" in problem and "libxcb-not-there9" in problem
     assert platform_check.platform_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+
+
+def test_match_a_reference_fits_saves_and_plays_the_style(window, qtbot, tmp_path, monkeypatch):
+    pytest.importorskip("torch", reason="matching needs the train extra")
+    pytest.importorskip("pyloudnorm", reason="matching needs the train extra")
+    from pathlib import Path
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the user's styles folder
+    demo = Path(__file__).resolve().parents[1] / "realtime" / "live" / "demo.flac"
+    c = window.controller
+    c.select_style("delay37")
+    assert c.start()
+    dialog = window.match_reference()
+    dialog.references.setText(str(demo))
+    dialog.name.setText("like-demo")
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.status.text().startswith("saved"), timeout=120_000)
+    saved = tmp_path / "data" / "stylerack" / "styles" / "like-demo.onnx"
+    assert saved.exists() and not dialog.plot.pixmap().isNull()
+    assert c.selected_slot().name == "like-demo" and engine_names(c) == ["like-demo"]
+    assert any(s.name == "like-demo" for s in c.styles)
+    dialog.references.setText(str(tmp_path / "missing.wav"))
+    dialog.name.setText("other")
+    dialog.start()
+    qtbot.waitUntil(lambda: "no such reference file" in dialog.status.text(), timeout=30_000)
+    assert engine_names(c) == ["like-demo"]  # still playing what it had

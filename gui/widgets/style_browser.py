@@ -14,6 +14,7 @@ ALL = "All categories"
 class StyleBrowser(QWidget):
     chosen = pyqtSignal(str)  # a style name
     add_requested = pyqtSignal()
+    match_requested = pyqtSignal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -24,6 +25,8 @@ class StyleBrowser(QWidget):
         self.category = QComboBox()
         self.list = QListWidget()
         self.add = QPushButton("Add styles...")
+        self.match = QPushButton("Match a reference...")
+        self.match.setToolTip("Make a style that moves your sound toward a recording you like")
         top = QHBoxLayout()
         top.addWidget(self.search, 2)
         top.addWidget(self.category, 1)
@@ -31,13 +34,17 @@ class StyleBrowser(QWidget):
         layout.addWidget(self.current)
         layout.addLayout(top)
         layout.addWidget(self.list, 1)
-        layout.addWidget(self.add)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add)
+        buttons.addWidget(self.match)
+        layout.addLayout(buttons)
         self._styles = []
         self.search.textChanged.connect(self._refill)
         self.category.currentTextChanged.connect(self._refill)
         self.list.itemActivated.connect(lambda item: self.chosen.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.list.itemClicked.connect(lambda item: self.chosen.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.add.clicked.connect(self.add_requested.emit)
+        self.match.clicked.connect(self.match_requested.emit)
 
     def set_styles(self, styles, categories) -> None:
         self._styles = styles
