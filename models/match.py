@@ -13,8 +13,10 @@ The fit is closed-form, in seconds (no gradient descent):
   of ratio source spread / reference spread (1 to ``MAX_RATIO``) with its threshold at the
   source's median short-term level. Feed-forward: a 10 ms RMS detector and 5 ms gain
   smoothing, both moving averages (causal, no look-ahead).
-- **Drive**: where the compressed source still has a higher crest factor (peak/RMS) than the
-  reference by more than ``DRIVE_MIN_DB``, the tanh drive that closes the gap (a 1-D search).
+- **Drive**: where the reference's spectrum is flatter between partials (median spectral
+  flatness, 500 Hz-8 kHz) than the equalised, compressed source's by more than
+  ``DRIVE_MIN_DB``, the tanh drive that closes the gap (a 1-D search). (The crest factor is no
+  cue for it: a compressor lowers it too.)
 - **Gain**: integrated loudness (ITU-R BS.1770, pyloudnorm) of the result equal to the
   reference's.
 
@@ -42,6 +44,7 @@ from realtime.errors import AudioFileError, ConfigError
 RATE = 48000
 FIR_TAPS = 2048
 EQ_LIMIT_DB = 12.0
+RELIABLE_DB = 50.0  # the EQ follows the spectra only where the source is within this of its peak
 SMOOTH_OCTAVES = 1 / 6
 MIN_REFERENCE_SECONDS = 5.0
 SILENCE_DBFS = -60.0
@@ -133,9 +136,11 @@ def eq_curve_db(source: np.ndarray | None, references: Sequence[np.ndarray]) -> 
     band = (freqs >= 200) & (freqs <= 5000)
     gain -= gain[band].mean()
     gain = np.clip(gain, -EQ_LIMIT_DB, EQ_LIMIT_DB)
-    edge_low, edge_high = np.searchsorted(freqs, 25.0), np.searchsorted(freqs, 20000.0)
-    gain[:edge_low] = gain[edge_low]  # hold the edges: no boost of rumble or ultrasound from noise
-    gain[edge_high:] = gain[edge_high - 1]
+    # only where the source has something to shape and the reference something to show: elsewhere
+    # (a codec's empty top octave, rumble, ultrasound) the ratio is noise; hold the nearest measured gain
+    measured = (base > base.max() - RELIABLE_DB) & (target > target.max() - 70) & (freqs >= 25) & (freqs <= 20000)
+    if measured.any():
+        gain = np.interp(freqs, freqs[measured], gain[measured])
     return freqs, gain
 
 
@@ -163,9 +168,15 @@ def short_term_db(x: np.ndarray) -> np.ndarray:
     return level[level > level.max() - 45]
 
 
-def crest_db(x: np.ndarray) -> float:
-    a = active(x)
-    return 20 * math.log10(np.percentile(np.abs(a), 99.9) / (math.sqrt(np.mean(a**2)) + 1e-20) + 1e-20)
+def flatness_db(x: np.ndarray) -> float:
+    """Median spectral flatness (500 Hz-8 kHz, 2048-point frames, active frames) in dB: distortion
+    fills the gaps between partials and raises it."""
+    _, _, frames = sps.stft(active(x), RATE, nperseg=2048, noverlap=1024)
+    freqs = np.fft.rfftfreq(2048, 1 / RATE)
+    power = np.abs(frames[(freqs >= 500) & (freqs <= 8000)]) ** 2 + 1e-20
+    flat = np.exp(np.mean(np.log(power), axis=0)) / np.mean(power, axis=0)
+    energy = power.sum(axis=0)
+    return float(np.median(10 * np.log10(flat[energy > energy.max() * 1e-4])))
 
 
 def loudness_lufs(x: np.ndarray) -> float:
@@ -244,13 +255,13 @@ def fit_match(references: Sequence[np.ndarray], source: np.ndarray | None = None
     fit.makeup_db = float(10 * np.log10(np.mean(equalised**2) / (np.mean(compressed**2) + 1e-20)))
     compressed *= 10 ** (fit.makeup_db / 20)
     tick("drive", 0.6)
-    gap = crest_db(compressed) - crest_db(reference)
+    goal = flatness_db(reference)
+    gap = goal - flatness_db(compressed)
     if gap > DRIVE_MIN_DB:
         scale = 1.0 / (np.percentile(np.abs(compressed), 99.9) + 1e-12)
         best = (abs(gap), 0.0)
-        for k in np.geomspace(0.3, 30, 40) * scale:
-            err = abs(crest_db(drive(compressed, k)) - crest_db(reference))
-            best = min(best, (err, float(k)))
+        for k in np.geomspace(0.3, 30, 25) * scale:
+            best = min(best, (abs(flatness_db(drive(compressed, k)) - goal), float(k)))
         fit.drive_k = best[1]
     tick("loudness", 0.8)
     processed = fit.apply(source)
