@@ -3,7 +3,9 @@
 #   --dev       also the test tools, the JACK audio server and the X virtual framebuffer used
 #               by the live tests, and the training extra (torch 2.13.0, CPU build).
 #   --material  also fluidsynth, a General MIDI soundfont and espeak-ng, which
-#               `stylerack train recipe` uses to make its training audio.
+#               `stylerack train recipe` uses to make its training audio, and the benchmarks'
+#               material and anchors (Debian's fillets-ng-data; the `bench` extra: Matchering,
+#               auraloss; GPL code stays in that extra, never in the runtime).
 # System packages (PortAudio, libsndfile, the X libraries of Qt's window, a C compiler and the
 # Python headers for the native audio core, and JACK and Xvfb with --dev) are installed when run as root on Debian/Ubuntu; otherwise
 # the script names what is missing.
@@ -31,7 +33,7 @@ command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 headers=$("$python" -c 'import os, sysconfig; print(os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))')
 [ "$headers" = True ] || need+=(python3-dev)
 [ "$dev" = 1 ] && need+=(jackd2 xvfb xauth)
-[ "$material" = 1 ] && need+=(fluidsynth fluid-soundfont-gm espeak-ng)
+[ "$material" = 1 ] && need+=(fluidsynth fluid-soundfont-gm espeak-ng fillets-ng-data)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -56,7 +58,9 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$dev" = 1 ]; then
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[train,test]"
+  extras="train,test"
+  [ "$material" = 1 ] && extras="train,test,bench"
+  .venv/bin/python -m pip install -q -e ".[$extras]"
 else
   .venv/bin/python -m pip install -q -e .
 fi

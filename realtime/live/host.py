@@ -93,10 +93,10 @@ class LiveHost:
         self._stream_block = settings.block_frames
         self.block_note: str | None = None
         self.block_frames = settings.block_frames or self._probe_device_block()
-        if settings.block_frames and self._on_jack():
+        period = self._jack_period() if settings.block_frames else None
+        if period:
             # JACK calls a client once per period; a smaller PortAudio block means several
             # callbacks back to back, and the worker's margin cannot be met between them
-            period = self._probe_device_block()
             if settings.block_frames < period:
                 self.block_frames = self._stream_block = period
                 self.block_note = (f"block {settings.block_frames} is below the JACK server's period of {period} "
@@ -124,13 +124,18 @@ class LiveHost:
         self.memory_locked = False
         self._wakeup_latency_fd: int | None = None
 
-    def _on_jack(self) -> bool:
+    def _jack_period(self) -> int | None:
+        """The JACK server's period in frames, or None when the device is not JACK's. Read from
+        the capture latency PortAudio reports for JACK's device (one period), not by opening a
+        probe client: a client that comes and goes confuses whatever connects ports by name."""
         sd = self._sd
         try:
-            api = sd.query_devices(self.devices.output_index)["hostapi"]
-            return "JACK" in sd.query_hostapis(api)["name"]
-        except Exception:  # a device list that changed under us: assume not
-            return False
+            info = sd.query_devices(self.devices.input_index)
+            if "JACK" not in sd.query_hostapis(info["hostapi"])["name"]:
+                return None
+            return max(16, round(float(info["default_low_input_latency"]) * self.sample_rate)) or None
+        except Exception:  # a device list that changed under us: assume not JACK
+            return None
 
     def _probe_device_block(self) -> int:
         """With ``--block 0`` the device picks the block: open a silent stream briefly and
