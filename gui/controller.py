@@ -497,11 +497,8 @@ class Controller:
             return
         for slot in rack.slots:
             style = self._style_of(slot)
-            if style is not None and slot.sha256 and _sha256(style.path) != slot.sha256:
+            if style is not None and slot.sha256 and file_sha256(style.path) != slot.sha256:
                 self._emit("error", f"{path}: style '{style.name}' has changed since the rack was saved")
         self.set_rack(rack, wait=wait)
 
-
-def _sha256(path) -> str:
-    return file_sha256(path)
 

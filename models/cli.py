@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from realtime.cli.main import unit_interval
 from realtime.errors import ConfigError
 
 TRAIN_EXTRA = "training needs PyTorch: pip install 'stylerack[train]' (or scripts/setup.sh --dev)"
@@ -141,22 +142,12 @@ def cmd_match(args: argparse.Namespace) -> int:
     return 0
 
 
-def _amount(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is outside 0..1")
-    return value
-
-
 def register(subparsers) -> None:
     match = subparsers.add_parser("match", help="make a recording sound like a reference (offline, the same chain as the style)")
     match.add_argument("source", metavar="SRC")
     match.add_argument("reference", metavar="REF")
     match.add_argument("output", metavar="OUT")
-    match.add_argument("--amount", type=_amount, default=1.0, help="how much of the match, 0..1 (default 1)")
+    match.add_argument("--amount", type=unit_interval, default=1.0, help="how much of the match, 0..1 (default 1)")
     match.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     match.set_defaults(func=cmd_match)
 

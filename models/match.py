@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from scipy import signal as sps
 from torch import nn
 
-from realtime.errors import AudioFileError, ConfigError
+from realtime.errors import AudioFileError
 
 RATE = 48000
 FIR_TAPS = 2048

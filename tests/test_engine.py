@@ -153,7 +153,7 @@ def test_a_style_that_emits_nan_is_reset_and_counted(styles_dir):
     signal = noise(48000)
     out = stream(engine, signal, 128)
     assert np.isfinite(out).all() and np.abs(out).max() <= 1.0
-    resets = engine.current.runner.non_finite_resets
+    resets = engine.current.chain.non_finite_resets
     assert resets >= 10  # resets every ~3000 frames
     # until the first fault the style plays normally (the faulty block itself is silenced)
     assert np.allclose(out[:2944], signal[:2944])

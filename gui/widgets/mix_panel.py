@@ -4,15 +4,10 @@ mix, bypass and knobs are on its card (``rack_view``)."""
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-
-def _slider(low: int, high: int, value: int) -> QSlider:
-    slider = QSlider(Qt.Orientation.Horizontal)
-    slider.setRange(low, high)
-    slider.setValue(value)
-    return slider
+from gui.widgets.controls import quietly, slider
 
 
 class MixPanel(QWidget):
@@ -23,22 +18,22 @@ class MixPanel(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.mix = _slider(0, 100, 100)
+        self.mix = slider(0, 100, 100)
         self.mix.setMinimumHeight(40)
         self.mix.setPageStep(5)
         self.mix.setToolTip("Master mix: the whole rack against the input (keyboard: + and -)")
         self.mix_label = QLabel("Mix 100%")
         self.mix_label.setStyleSheet("font-size: 22px; font-weight: bold;")
-        self.input_gain = _slider(-24, 24, 0)
-        self.output_gain = _slider(-24, 24, 0)
+        self.input_gain = slider(-24, 24, 0)
+        self.output_gain = slider(-24, 24, 0)
         self.input_label, self.output_label = QLabel("0.0 dB"), QLabel("0.0 dB")
         self.bypass = QPushButton("Bypass rack (shift+space)")
         self.bypass.setCheckable(True)
         self.bypass.setMinimumHeight(36)
         gains = QFormLayout()
-        for title, slider, label in (("Input gain", self.input_gain, self.input_label), ("Output gain", self.output_gain, self.output_label)):
+        for title, control, label in (("Input gain", self.input_gain, self.input_label), ("Output gain", self.output_gain, self.output_label)):
             row = QHBoxLayout()
-            row.addWidget(slider, 1)
+            row.addWidget(control, 1)
             row.addWidget(label)
             gains.addRow(title, row)
         layout = QVBoxLayout(self)
@@ -55,23 +50,17 @@ class MixPanel(QWidget):
     def _show_mix(self, value: int) -> None:
         self.mix_label.setText(f"Mix {value}%")
 
-    @staticmethod
-    def _quiet(widget, setter, value) -> None:
-        widget.blockSignals(True)
-        setter(value)
-        widget.blockSignals(False)
-
     def show_mix(self, percent: float) -> None:
-        self._quiet(self.mix, self.mix.setValue, round(percent))
+        quietly(self.mix, self.mix.setValue, round(percent))
         self._show_mix(round(percent))
 
     def show_input_gain(self, gain_db: float) -> None:
-        self._quiet(self.input_gain, self.input_gain.setValue, round(gain_db))
+        quietly(self.input_gain, self.input_gain.setValue, round(gain_db))
         self.input_label.setText(f"{gain_db:+.1f} dB")
 
     def show_output_gain(self, gain_db: float) -> None:
-        self._quiet(self.output_gain, self.output_gain.setValue, round(max(-24, min(24, gain_db))))
+        quietly(self.output_gain, self.output_gain.setValue, round(max(-24, min(24, gain_db))))
         self.output_label.setText(f"{gain_db:+.1f} dB")
 
     def show_bypass(self, bypass: bool) -> None:
-        self._quiet(self.bypass, self.bypass.setChecked, bypass)
+        quietly(self.bypass, self.bypass.setChecked, bypass)

@@ -14,12 +14,12 @@ from PyQt6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
-    QSlider,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from gui.widgets.controls import quietly, slider
 from gui.widgets.meters import LevelMeter
 
 SLOT_MIME = "application/x-stylerack-slot"
@@ -31,19 +31,6 @@ CARD_HEIGHT = 200
 def knob_steps(spec) -> int:
     """Slider positions for a knob: its own steps (a transpose in semitones), else KNOB_STEPS."""
     return max(1, round((spec.max - spec.min) / spec.step)) if spec.step else KNOB_STEPS
-
-
-def _slider(low: int, high: int, value: int) -> QSlider:
-    slider = QSlider(Qt.Orientation.Horizontal)
-    slider.setRange(low, high)
-    slider.setValue(value)
-    return slider
-
-
-def _quiet(widget, setter, value) -> None:
-    widget.blockSignals(True)
-    setter(value)
-    widget.blockSignals(False)
 
 
 class SlotCard(QFrame):
@@ -74,7 +61,7 @@ class SlotCard(QFrame):
         else:
             detail = "not installed: passes through"
         self.detail = QLabel(detail)
-        self.mix = _slider(0, 100, round(view.mix_percent))
+        self.mix = slider(0, 100, round(view.mix_percent))
         self.mix.setToolTip("This slot's mix: its style against its own input, aligned")
         self.mix_label = QLabel(f"mix {round(view.mix_percent)}%")
         self.bypass = QPushButton("Bypass")
@@ -82,18 +69,18 @@ class SlotCard(QFrame):
         self.bypass.setChecked(view.bypass)
         self.meter = LevelMeter("out")
         self.meter.setMinimumHeight(14)
-        self.knobs: dict[str, tuple[QSlider, QLabel, object]] = {}
+        self.knobs: dict[str, tuple] = {}  # name -> (slider, label, spec)
         knobs = QFormLayout()
         for spec in style.manifest.params if style is not None else ():
-            slider = _slider(0, knob_steps(spec), 0)
+            knob = slider(0, knob_steps(spec), 0)
             label = QLabel()
             row = QHBoxLayout()
-            row.addWidget(slider, 1)
+            row.addWidget(knob, 1)
             row.addWidget(label)
             knobs.addRow(spec.name, row)
-            self.knobs[spec.name] = (slider, label, spec)
+            self.knobs[spec.name] = (knob, label, spec)
             self.show_param(spec.name, view.params.get(spec.name, spec.default))
-            slider.valueChanged.connect(lambda step, s=spec: self._knob_moved(s, step))
+            knob.valueChanged.connect(lambda step, s=spec: self._knob_moved(s, step))
         mix_row = QHBoxLayout()
         mix_row.addWidget(self.mix, 1)
         mix_row.addWidget(self.mix_label)
@@ -125,14 +112,14 @@ class SlotCard(QFrame):
     def show_param(self, name: str, value: float) -> None:
         if name not in self.knobs:
             return
-        slider, label, spec = self.knobs[name]
-        _quiet(slider, slider.setValue, round((value - spec.min) / (spec.max - spec.min) * knob_steps(spec)))
+        knob, label, spec = self.knobs[name]
+        quietly(knob, knob.setValue, round((value - spec.min) / (spec.max - spec.min) * knob_steps(spec)))
         label.setText(f"{value:.2f} {spec.unit}".strip())
 
     def update_view(self, view) -> None:
-        _quiet(self.mix, self.mix.setValue, round(view.mix_percent))
+        quietly(self.mix, self.mix.setValue, round(view.mix_percent))
         self.mix_label.setText(f"mix {round(view.mix_percent)}%")
-        _quiet(self.bypass, self.bypass.setChecked, view.bypass)
+        quietly(self.bypass, self.bypass.setChecked, view.bypass)
         for name, value in view.params.items():
             self.show_param(name, value)
 

@@ -18,6 +18,7 @@ import queue
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from realtime.format.catalog import resolve
 from realtime.errors import ConfigError, StyleRackError
@@ -163,13 +164,10 @@ def _rack_command(engine, rest: str, styles_dirs) -> str:
     if not words:
         return json.dumps(engine.rack.to_json())
     if words[0] == "save" and len(words) in (2, 3) and (len(words) == 2 or words[2] == "overwrite"):
-        path = words[1]
-        try:
-            write_rack(path, engine.rack, overwrite=len(words) == 3)
-        except StyleRackError as exc:
-            if "already exists" in str(exc):
-                raise ConfigError(f"{path}: already exists ('rack save {path} overwrite' replaces it)") from None
-            raise
+        path, overwrite = words[1], len(words) == 3
+        if Path(path).exists() and not overwrite:
+            raise ConfigError(f"{path}: already exists ('rack save {path} overwrite' replaces it)")
+        write_rack(path, engine.rack, overwrite=overwrite)
         return f"rack saved to {path}"
     if words[0] == "load" and len(words) == 2:
         return _rack_reply(engine, engine.set_rack(read_rack(words[1])))

@@ -46,7 +46,8 @@ def _margin(text: str) -> int:
     return int(text)
 
 
-def _fraction(text: str) -> float:
+def unit_interval(text: str) -> float:
+    """An argparse type: a number in 0..1 (a mix, an amount)."""
     try:
         value = float(text)
     except ValueError:
@@ -112,7 +113,7 @@ def add_rack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", action="append", default=[], metavar="STYLE",
                         help="style name or .onnx path; repeat it for a chain, in order")
     parser.add_argument("--rack", metavar="FILE.json", help="a rack file (instead of --style)")
-    parser.add_argument("--mix", type=_fraction, default=None, help="master wet share 0..1 (default: the rack's, or 1)")
+    parser.add_argument("--mix", type=unit_interval, default=None, help="master wet share 0..1 (default: the rack's, or 1)")
     parser.add_argument("--param", type=_param, action="append", default=[], metavar="[SLOT.]NAME=VALUE",
                         help="a knob; SLOT is the style's name or its position (1 = first)")
     parser.add_argument("--resampler", choices=("low-latency", "soxr-hq"), default="low-latency",

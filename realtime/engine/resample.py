@@ -85,8 +85,6 @@ class NativeResampler:
         self._max_out = int(lib.sr_resampler_output_frames(self._native, max_in_frames)) + 2
         self._out = np.zeros((channels, self._max_out), np.float32)
         self._out_ptr = float_ptr(self._out)
-        #: the filter's delay in output frames (fractional): (taps - 1) / 2 on the common grid
-        self.delay_out_frames = (taps - 1) / 2 / self.down
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """``block: [channels, n]`` float32 with contiguous rows, n <= max_in_frames."""
@@ -100,9 +98,8 @@ class NativeResampler:
 
 
 class SoxrResampler:
-    """libsoxr "HQ", streaming: ``[channels, n] -> [channels, m]`` (a new array per call)."""
-
-    delay_out_frames = 0.0  # soxr holds its output back instead: the delay shows as buffering
+    """libsoxr "HQ", streaming: ``[channels, n] -> [channels, m]`` (a new array per call). It holds
+    its output back instead of delaying it, so its delay shows as buffering (ring priming)."""
 
     def __init__(self, in_rate: int, out_rate: int, channels: int, quality: str = "HQ") -> None:
         self._args = (in_rate, out_rate, channels, quality)

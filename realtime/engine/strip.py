@@ -67,7 +67,6 @@ class Strip:
 
     def __init__(self, chain: Chain, wet: WetPath, latency: Latency, chunk_frames: int, notes: list[str]) -> None:
         self.chain = chain
-        self.runner = chain  # what the wet path runs
         self.chunk_frames = chunk_frames  # what the chain runs on per device block (block multiple included)
         self.slot = None  # its place in the native engine, once an engine plays it
         self.wet = wet

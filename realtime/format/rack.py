@@ -131,7 +131,9 @@ def rack_from_json(data) -> RackSpec:
         sha = slot.get("sha256")
         if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
             raise ValueError(f"{where}: sha256 must be 64 hex digits")
-        params = _object(slot.get("params", {}), f"{where} params", set(slot.get("params", {}) or {}))
+        params = slot.get("params", {})
+        if not isinstance(params, dict):
+            raise ValueError(f"{where} params must be an object")
         rack.slots.append(
             SlotSpec(
                 style=style,

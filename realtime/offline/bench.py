@@ -85,13 +85,13 @@ def engine_us(style: Style | RackSpec, block: int, mode: str) -> dict:
     }
 
 
-def identity_style(folder: Path, rate: int = RATE) -> Path:
-    path = folder / ("bench-identity.onnx" if rate == RATE else f"bench-identity-{rate}.onnx")
+def identity_style(folder: Path) -> Path:
+    path = folder / "bench-identity.onnx"
     info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, "frames"]) for n in ("audio_in", "audio_out")]
     graph = helper.make_graph([helper.make_node("Identity", ["audio_in"], ["audio_out"])], "identity", [info[0]], [info[1]])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    manifest = {"schema": 1, "name": path.stem, "description": "", "category": "bench", "sample_rate": rate,
+    manifest = {"schema": 1, "name": path.stem, "description": "", "category": "bench", "sample_rate": RATE,
                 "channels": 1, "block_multiple": 1, "latency_samples": 0, "params": [], "provenance": {}}
     helper.set_model_props(model, {"stylerack": json.dumps(manifest)})
     onnx.save(model, str(path))
