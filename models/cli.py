@@ -65,15 +65,19 @@ def cmd_recipe(args: argparse.Namespace) -> int:
     _require_torch()
     from models.recipes import RECIPES, make_style
     from models.timbre_recipes import TIMBRE_RECIPES, make_timbre_style
+    from models.voice_recipes import VOICE_RECIPES, make_voice_style
 
-    known = [*RECIPES, *TIMBRE_RECIPES]
-    groups = {"all": known, "effects": list(RECIPES), "timbre": list(TIMBRE_RECIPES)}
+    known = [*RECIPES, *TIMBRE_RECIPES, *VOICE_RECIPES]
+    groups = {"all": known, "effects": list(RECIPES), "timbre": list(TIMBRE_RECIPES), "voice": list(VOICE_RECIPES)}
     names = groups.get(args.name, [args.name])
     for name in names:
         if name not in known:
-            raise ConfigError(f"no recipe '{name}' (recipes: {', '.join(known)}; or all, effects, timbre)")
+            raise ConfigError(f"no recipe '{name}' (recipes: {', '.join(known)}; or all, effects, timbre, voice)")
     for name in names:
-        make, metric = (make_timbre_style, "val MSS") if name in TIMBRE_RECIPES else (make_style, "val ESR")
+        if name in VOICE_RECIPES:
+            make, metric = make_voice_style, ""
+        else:
+            make, metric = (make_timbre_style, "val MSS") if name in TIMBRE_RECIPES else (make_style, "val ESR")
         report = make(name, args.steps, _progress_bar(f"training '{name}'", metric), evaluate_only=args.evaluate_only)
         print(json.dumps(report))
     return 0

@@ -1,0 +1,258 @@
+"""Voice styles: pitch and formant shifting by pitch-synchronous overlap-add (PSOLA), streaming,
+in PyTorch ops that export to ONNX, every piece of state explicit.
+
+How it works, per frame of ``HOP`` = 128 samples (48 kHz):
+- The streaming YIN tracker (``models.pitch``) gives the input's period and how periodic it is.
+  Voiced frames advance an *analysis phase* by one cycle per input period; unvoiced frames by
+  one cycle per ``UNVOICED_PERIOD`` samples. Integer crossings of that phase are the analysis
+  marks: one per pitch period, so any two of them lie a whole number of periods apart.
+- A *synthesis phase* advances one cycle per output period: the input period (of a frame
+  ``SYNTHESIS_LAG`` earlier, which describes the audio the grains are cut from) divided by
+  2^(pitch / 12), blended towards no shift as the voicing fades, so unvoiced sounds (s, f, t)
+  keep their own time structure and do not turn into tones. Each integer crossing places a
+  grain in the output.
+- A grain is the input around the analysis mark just before its own time (minus the style's
+  latency), Hann-windowed over one analysis period either side, read at 2^(formant / 12) times
+  the speed (cubic interpolation): that scales its spectral envelope, the formants, while the
+  pitch is set by how far apart the grains are placed, so pitch and formant are independent.
+  Grains are overlap-added into an accumulator that carries the not-yet-played future.
+
+Latency: a grain centred at output time c is placed ``HALF_OUT`` samples before c and reads
+input up to ``HALF_IN`` samples after its analysis mark, at most ``LATENCY - HALF_OUT`` before
+the present; so the grains must be shorter than that at low pitch (below about 94 Hz at
+formant 0 they cover less than one period either side, with a gain that keeps the level).
+``LATENCY`` = 1024 samples (21.3 ms); a 128-frame block adds 2.7 ms: 24.0 ms in all.
+
+Modes: ``shift`` (pitch and formant); ``robot`` (voiced grains at one fixed pitch, set by the
+pitch knob around ``ROBOT_HZ``, C3); ``whisper`` (voiced grains, each at most half a period long,
+placed at irregular times with random signs: the vocal tract's response with no pitch in it; the
+pitch knob sets how dense the grains are).
+Randomness is a hash of a frame counter carried in the state, so streaming equals one call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from models.arch import stream
+from models.pitch import HOP, RATE, PitchLoudness
+
+ARCH = "voice"
+LATENCY = 1024
+HALF_OUT = 512  # the longest grain half-length, output samples
+HALF_IN = LATENCY - HALF_OUT - 4  # the longest grain half-length, input samples (cubic taps stay in the past)
+UNVOICED_PERIOD = 256  # divides LATENCY - HALF_OUT: at no shift, marks align and the delay is exactly LATENCY
+MIN_PERIOD = 43  # output f0 at most 1116 Hz
+MAX_PERIOD = 800  # input f0 at least 60 Hz
+MARKS_PER_FRAME = 3  # HOP / MIN_PERIOD, rounded up
+SYNTHESIS_LAG = 2  # frames
+PHASE_FRAMES = 14  # analysis-phase history kept (frames): covers LATENCY - HALF_OUT + MAX_PERIOD + HOP
+HISTORY = LATENCY + MAX_PERIOD + HALF_IN + 2 * HOP  # input samples kept
+VOICED_CONFIDENCE = (0.5, 0.7)  # YIN confidence: unvoiced below, voiced above
+LEVEL_GATE_DB = -60.0  # quieter frames are treated as unvoiced
+GATE_FRAMES = 3
+ROBOT_HZ = 130.81  # C3
+WHISPER_PERIOD = 192.0  # mean grain spacing while whispering (4 ms)
+MAX_GAIN = 2.0
+
+PITCH = {"name": "pitch", "min": -12.0, "max": 12.0, "unit": "st", "step": 1.0}
+FORMANT = {"name": "formant", "min": -4.0, "max": 4.0, "unit": "st", "step": 0.5}
+MODES = ("shift", "robot", "whisper")
+
+
+def _split(value: torch.Tensor) -> torch.Tensor:
+    """A float64 tensor as two float32 parts (high, low) stacked on a new last axis."""
+    high = value.to(torch.float32)
+    return torch.stack([high, (value - high.to(torch.float64)).to(torch.float32)], dim=-1)
+
+
+def _join(parts: torch.Tensor) -> torch.Tensor:
+    return parts[..., 0].to(torch.float64) + parts[..., 1].to(torch.float64)
+
+
+def _hash_unit(counter: torch.Tensor) -> torch.Tensor:
+    """A deterministic pseudo-random number in [0, 1) per integer-valued float64 ``counter``."""
+    k = counter.to(torch.int64)
+    k = (k * 1103515245 + 12345) % 2147483648
+    k = (k * 1103515245 + 12345) % 2147483648
+    return (k // 65536).to(torch.float64) / 32768.0
+
+
+def _cubic(buffer: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+    """Catmull-Rom interpolation of ``buffer [B, L]`` at float64 ``position [B, ...]``
+    (clamped inside the buffer)."""
+    length = buffer.shape[1]
+    base = torch.floor(position).clamp(1, length - 3)
+    frac = (position - base).clamp(0.0, 1.0).to(buffer.dtype)
+    index = base.to(torch.int64)
+    flat = index.reshape(index.shape[0], -1)
+    taps = [buffer.gather(1, flat + k).reshape(index.shape) for k in (-1, 0, 1, 2)]
+    p0, p1, p2, p3 = taps
+    return p1 + 0.5 * frac * (p2 - p0 + frac * (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3 + frac * (3.0 * (p1 - p2) + p3 - p0)))
+
+
+class VoiceModel(nn.Module):
+    """``step(audio [B, 1, T], params [B, P], *state)`` with T a multiple of HOP.
+    params: [pitch semitones, formant semitones]."""
+
+    def __init__(self, mode: str = "shift") -> None:
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"unknown voice mode '{mode}' (modes: {', '.join(MODES)})")
+        self.arch = ARCH
+        self.mode = mode
+        self.config = {"mode": mode}
+        self.num_params = 2
+        self.tracker = PitchLoudness()
+        self.register_buffer("grain_offsets", torch.arange(2 * HALF_OUT, dtype=torch.float64), persistent=False)
+        self.register_buffer("grain_steps", torch.arange(2 * HALF_OUT), persistent=False)
+        self.register_buffer("mark_slots", torch.arange(MARKS_PER_FRAME, dtype=torch.float64), persistent=False)
+
+    @staticmethod
+    def initial_state(batch: int = 1) -> list[torch.Tensor]:
+        """All zeros: the engine starts (and resets) every style's state at zero."""
+        fir, history = PitchLoudness.initial_state(batch)
+        return [
+            fir, history,
+            torch.zeros(batch, HISTORY),  # input history
+            torch.zeros(batch, 2 * HALF_OUT + 1),  # overlap-add accumulator: the output's future
+            torch.zeros(batch, 2 * (PHASE_FRAMES + 1)),  # analysis phase at the last frame edges, less _ramp()
+            torch.zeros(batch, 2),  # synthesis phase, cycles in [0, 1), high and low parts
+            torch.zeros(batch, SYNTHESIS_LAG),  # recent analysis periods, less UNVOICED_PERIOD
+            torch.zeros(batch, GATE_FRAMES - 1),  # recent voicing targets
+            torch.zeros(batch, 1),  # frame counter (randomness)
+        ]
+
+    def _voicing(self, confidence, loudness_db, gates):
+        target = ((confidence - VOICED_CONFIDENCE[0]) / (VOICED_CONFIDENCE[1] - VOICED_CONFIDENCE[0])).clamp(0.0, 1.0)
+        target = target * (loudness_db > LEVEL_GATE_DB).to(target.dtype)
+        frames = target.shape[1]
+        joined = torch.cat([gates, target], dim=1)
+        smooth = sum(joined[:, k : k + frames] for k in range(GATE_FRAMES)) / GATE_FRAMES
+        return target, smooth, joined[:, frames:]
+
+    @staticmethod
+    def _ramp(device) -> torch.Tensor:
+        """The analysis phase at the frame edges kept in the state while nothing is voiced:
+        stored relative to it, the all-zero state is the start (as every style's state)."""
+        return torch.arange(-PHASE_FRAMES, 1, dtype=torch.float64, device=device)[None, :] * HOP / UNVOICED_PERIOD
+
+    @staticmethod
+    def _phase_at(bounds: torch.Tensor, times: torch.Tensor, with_period: bool = False):
+        """The analysis phase at input ``times`` (relative to the block's start), interpolated
+        between the frame edges in ``bounds [B, PHASE_FRAMES + 1 + n]`` (and the analysis period
+        there, in samples)."""
+        position = times / HOP + PHASE_FRAMES
+        edge = torch.floor(position).clamp(0, bounds.shape[1] - 2)
+        flat = edge.to(torch.int64).reshape(edge.shape[0], -1)
+        lower = bounds.gather(1, flat).reshape(edge.shape)
+        upper = bounds.gather(1, flat + 1).reshape(edge.shape)
+        phase = lower + (upper - lower) * (position - edge)
+        return (phase, HOP / (upper - lower)) if with_period else phase
+
+    def step(self, audio: torch.Tensor, params: torch.Tensor, *state: torch.Tensor):
+        fir, pitch_history, history, carry, bounds_state, synth_phase, lagged, gates, counter = state
+        x = audio[:, 0]
+        batch, samples = x.shape
+        frames = samples // HOP
+        f0_hz, confidence, loudness, fir, pitch_history = self.tracker.step(x, fir, pitch_history)
+        target, voicing, gates = self._voicing(confidence, loudness, gates)
+        voiced = target > 0.0
+        period_in = torch.where(voiced, (RATE / f0_hz).clamp(MIN_PERIOD, MAX_PERIOD), torch.full_like(f0_hz, float(UNVOICED_PERIOD)))
+
+        # analysis phase at every frame edge, from PHASE_FRAMES frames before this block to its end
+        ramp = self._ramp(x.device)
+        old_bounds = _join(bounds_state.reshape(batch, PHASE_FRAMES + 1, 2)) + ramp
+        increments = HOP / period_in.to(torch.float64)
+        bounds = torch.cat([old_bounds, old_bounds[:, -1:] + torch.cumsum(increments, dim=1)], dim=1)
+        edge_times = (torch.arange(bounds.shape[1], dtype=torch.float64, device=x.device) - PHASE_FRAMES) * HOP
+
+        # output periods and the synthesis marks (generation times) in each frame
+        periods = torch.cat([lagged + UNVOICED_PERIOD, period_in], dim=1)
+        lagged = periods[:, periods.shape[1] - SYNTHESIS_LAG :] - UNVOICED_PERIOD
+        source_period = periods[:, :frames].to(torch.float64)
+        shift = torch.pow(2.0, params[:, :1].to(torch.float64) / 12.0)
+        weight = voicing.to(torch.float64)
+        frame_index = counter.to(torch.float64) + torch.arange(frames, dtype=torch.float64, device=x.device)[None, :]
+        if self.mode == "robot":
+            robot = RATE / (ROBOT_HZ * shift)
+            period_out = torch.exp((1 - weight) * torch.log(source_period) + weight * torch.log(robot.expand_as(source_period)))
+        elif self.mode == "whisper":
+            jitter = WHISPER_PERIOD / shift * (0.5 + _hash_unit(frame_index))  # pitch: the grains' density
+            period_out = torch.exp((1 - weight) * torch.log(source_period) + weight * torch.log(jitter))
+        else:
+            period_out = source_period / torch.pow(shift, weight)
+        # exactly the input's period where nothing is voiced: the unvoiced marks then fall on
+        # exact multiples of half a cycle, so no rounding can move one across a block's edge
+        period_out = torch.where(weight > 0, period_out, source_period).clamp(min=MIN_PERIOD)
+        rate = HOP / period_out  # cycles per frame
+        start_phase = _join(synth_phase) + torch.cumsum(rate, dim=1) - rate  # at each frame's start
+        end_phase = start_phase[:, -1:] + rate[:, -1:]
+        synth_phase = _split(end_phase - torch.floor(end_phase)).reshape(batch, 2)
+        crossing = torch.ceil(start_phase)[..., None] + self.mark_slots  # [B, n, K]: whole cycles in [start, end)
+        valid = crossing < (start_phase + rate)[..., None]
+        generated = (torch.arange(frames, dtype=torch.float64, device=x.device)[None, :, None] * HOP
+                     + (crossing - start_phase[..., None]) / rate[..., None] * HOP)
+        centre = (generated + HALF_OUT).reshape(batch, -1)  # output time of each grain's centre, [B, M]
+        valid = valid.reshape(batch, -1)
+
+        # each grain's analysis mark: the whole cycle of the analysis phase nearest to
+        # centre - LATENCY that the grain's read-ahead allows (the nearest one below for long
+        # periods: the delay is then up to one period longer); unvoiced: the one below, which
+        # at no shift is exactly at centre - LATENCY
+        formant = torch.pow(2.0, params[:, 1:2].to(torch.float64) / 12.0)
+        longest_in = torch.minimum(torch.full_like(formant, float(HALF_IN)), HALF_OUT * formant)
+        grain_voiced = voiced.repeat_interleave(MARKS_PER_FRAME, dim=1)
+        wanted = centre - LATENCY
+        phase_wanted, period_wanted = self._phase_at(bounds, wanted, with_period=True)
+        slack = (HALF_IN - torch.minimum(period_wanted, longest_in)) / period_wanted
+        ahead = torch.where(grain_voiced, slack.clamp(0.0, 0.5), torch.zeros_like(slack))
+        cycle = torch.floor(phase_wanted + ahead)
+        below = (bounds[:, None, :] <= cycle[..., None]).sum(dim=2) - 1
+        mark_edge = below.clamp(0, bounds.shape[1] - 2)
+        lower, upper = bounds.gather(1, mark_edge), bounds.gather(1, mark_edge + 1)
+        mark = edge_times[mark_edge] + (cycle - lower) / (upper - lower) * HOP  # input time
+        analysis_period = HOP / (upper - lower)
+
+        # voiced: one analysis period either side (PSOLA); unvoiced: one output spacing either
+        # side, so the windows add up to exactly one whatever the formant shift. Never past the
+        # end of the grain's own frame (so any block size reads the same input).
+        frame_end = (torch.floor(generated / HOP) + 1).reshape(batch, -1) * HOP
+        half_in = torch.minimum(torch.where(grain_voiced, analysis_period, UNVOICED_PERIOD * formant), longest_in)
+        half_in = torch.minimum(half_in, frame_end - mark - 3)
+        if self.mode == "whisper":
+            half_in = torch.minimum(analysis_period * (1 - 0.5 * weight.repeat_interleave(MARKS_PER_FRAME, dim=1)), longest_in)
+        half_out = half_in / formant
+        spacing = period_out.repeat_interleave(MARKS_PER_FRAME, dim=1)
+        gain = torch.sqrt(spacing / half_out).clamp(max=MAX_GAIN) * valid.to(torch.float64)
+        if self.mode == "whisper":
+            slot = frame_index.repeat_interleave(MARKS_PER_FRAME, dim=1) * MARKS_PER_FRAME + self.mark_slots.repeat(frames)[None, :]
+            sign = torch.where(_hash_unit(slot + 7919.0) < 0.5, -1.0, 1.0).to(torch.float64)
+            gain = gain * (1 - weight.repeat_interleave(MARKS_PER_FRAME, dim=1) * (1 - sign))
+        counter = torch.remainder(counter + frames, 1048576.0)
+
+        # the grains, overlap-added into the output's future
+        first = torch.floor(centre) - HALF_OUT + 1  # each grain's first output time
+        lead = first - centre  # its offset from the grain's centre, in (-HALF_OUT, 1 - HALF_OUT]
+        span = (lead.to(x.dtype)[..., None] + self.grain_offsets.to(x.dtype)) / half_out.to(x.dtype)[..., None]
+        window = (0.5 + 0.5 * torch.cos(math.pi * span.clamp(-1.0, 1.0))) * gain.to(x.dtype)[..., None]
+        buffer = torch.cat([history, x], dim=1)
+        start = mark + formant * lead + HISTORY  # buffer index read at the grain's first sample
+        grains = _cubic(buffer, start[..., None] + formant[..., None] * self.grain_offsets) * window
+        accumulator = torch.cat([carry, torch.zeros(batch, samples, dtype=x.dtype, device=x.device)], dim=1)
+        index = (first.to(torch.int64)[..., None] + self.grain_steps).clamp(0, accumulator.shape[1] - 1).reshape(batch, -1)
+        accumulator = accumulator.scatter_add(1, index, grains.reshape(batch, -1))
+        out = accumulator[:, :samples]
+        carry = accumulator[:, samples:]
+        history = buffer[:, buffer.shape[1] - HISTORY :]
+        bounds = bounds[:, bounds.shape[1] - PHASE_FRAMES - 1 :]
+        bounds = bounds - torch.floor(bounds[:, :1]) - ramp
+        return (out[:, None, :], fir, pitch_history, history, carry, _split(bounds).reshape(batch, -1),
+                synth_phase, lagged, gates, counter)
+
+    def forward(self, audio: torch.Tensor, params: torch.Tensor, chunk: int = 64 * HOP) -> torch.Tensor:
+        """The streaming path over a whole signal from zero state, ``chunk`` samples a call."""
+        return stream(self, audio, params, chunk)
