@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set StyleRack up in ./.venv. Usage: scripts/setup.sh [--dev] [--material]
 #   --dev       also the test tools, the JACK audio server and the X virtual framebuffer used
-#               by the live tests, and the training extra (torch 2.13.0, CPU build).
+#               by the live tests, flite (the voice tests speak with it), and the training
+#               extra (torch 2.13.0, CPU build).
 #   --material  also fluidsynth, a General MIDI soundfont and espeak-ng, which
 #               `stylerack train recipe` uses to make its training audio, and the benchmarks'
 #               material and anchors (Debian's fillets-ng-data; the `bench` extra: Matchering,
@@ -32,7 +33,7 @@ need+=(libxcb1 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-i
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 headers=$("$python" -c 'import os, sysconfig; print(os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))')
 [ "$headers" = True ] || need+=(python3-dev)
-[ "$dev" = 1 ] && need+=(jackd2 xvfb xauth)
+[ "$dev" = 1 ] && need+=(jackd2 xvfb xauth flite)
 [ "$material" = 1 ] && need+=(fluidsynth fluid-soundfont-gm espeak-ng fillets-ng-data)
 missing=()
 for pkg in "${need[@]}"; do

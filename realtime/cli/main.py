@@ -167,8 +167,10 @@ def _knobs_text(manifest) -> str:
 
 
 def styles_markdown(styles) -> str:
-    """The README's tables: effect styles (ESR) and timbre styles (sound distance, pitch following)."""
-    effects = [s.manifest for s in styles if s.manifest.category != "timbre"]
+    """The README's tables: effect styles (ESR), timbre styles (sound distance, pitch following)
+    and voice styles (their knobs and latency; their measures are bench/voice.py's)."""
+    effects = [s.manifest for s in styles if s.manifest.category not in ("timbre", "voice")]
+    voices = [s.manifest for s in styles if s.manifest.category == "voice"]
     timbres = [s.manifest for s in styles if s.manifest.category == "timbre"]
     lines = [
         "| style | category | knobs | latency | ESR, held-out music and speech | ESR, test signals | architecture | description |",
@@ -195,6 +197,14 @@ def styles_markdown(styles) -> str:
             f"| {m.name} | {_knobs_text(m)} ({transpose:+g} st) | {m.latency_samples / m.sample_rate * 1000:.1f} ms | "
             f"{p.get('mss_distance', '-')} ({p.get('mss_distance_harmonic_baseline', '-')}) | "
             f"{spoken:.1f} / {cents.get('sung', float('nan')):.1f} | {p.get('weights', '-')} |"
+        )
+    if voices:
+        lines += ["", "| voice style | knobs (defaults) | onset latency | method | description |", "|---|---|---|---|---|"]
+    for m in voices:
+        defaults = ", ".join(f"{q.name} {q.default:+g}" for q in m.params)
+        lines.append(
+            f"| {m.name} | {_knobs_text(m)} ({defaults}) | {m.latency_samples / m.sample_rate * 1000:.1f} ms | "
+            f"{m.provenance.get('source', '-')} | {m.description} |"
         )
     return "\n".join(lines)
 

@@ -17,6 +17,9 @@ from realtime.errors import StyleFormatError, StyleNotFoundError, StyleRackError
 from realtime.format.style import Style, load_style
 
 STYLE_SUFFIX = ".onnx"
+# categories of styles that make a new sound from features of the input (pitch, envelope) rather
+# than process it as an effect: each has its own measures (bench, tests), not an effect's ESR
+RESYNTHESIS_CATEGORIES = ("timbre", "voice")
 
 
 def shipped_styles_dir() -> Path:

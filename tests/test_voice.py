@@ -1,0 +1,136 @@
+"""The voice styles (models/voice.py, shipped in realtime/styles): streaming equals one call,
+declared latency, silence, unvoiced sounds passing through, and the pitch knob measured by an
+independent pitch tracker (WORLD's harvest) on a synthetic glide and on a rendered voice."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from scipy.signal import lfilter
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from realtime.engine.runner import StyleRunner
+from realtime.format.catalog import shipped_styles_dir
+from realtime.format.style import load_style
+from realtime.offline.validate import run_blocks, validate
+
+RATE = 48000
+VOICES = sorted(p for p in shipped_styles_dir().glob("*.onnx") if load_style(p).manifest.category == "voice")
+BY_NAME = {p.stem: p for p in VOICES}
+
+
+def render(name: str, audio: np.ndarray, block: int = 128, **knobs: float) -> tuple[np.ndarray, int]:
+    """The style on ``audio`` in blocks; the output with the declared latency removed, and that latency."""
+    style = load_style(BY_NAME[name])
+    runner = StyleRunner(style, max_frames=max(block, 128))
+    params = [knobs.get(p.name, p.default) for p in style.manifest.params]
+    runner.set_params(params)
+    latency = style.manifest.latency_samples
+    padded = np.pad(audio, (0, latency + (-(len(audio) + latency) % 128))).astype(np.float32)
+    out = run_blocks(runner, padded[None, :], block)[0]
+    return out[latency : latency + len(audio)], latency
+
+
+def glottal_glide(seconds: float = 2.0, low_hz: float = 110.0, high_hz: float = 220.0) -> np.ndarray:
+    """A voice-like source: a pulse train gliding from low_hz to high_hz through three formant
+    resonances (700, 1200, 2500 Hz)."""
+    n = int(seconds * RATE)
+    phase = np.cumsum(np.geomspace(low_hz, high_hz, n) / RATE)
+    pulses = (np.diff(np.floor(phase), prepend=0.0) > 0).astype(float)
+    voice = np.zeros(n)
+    for centre_hz, bandwidth_hz, gain in ((700, 80, 1.0), (1200, 100, 0.5), (2500, 150, 0.2)):
+        r, theta = np.exp(-np.pi * bandwidth_hz / RATE), 2 * np.pi * centre_hz / RATE
+        voice += gain * lfilter([1 - r], [1, -2 * r * np.cos(theta), r * r], pulses)
+    return (0.3 * voice / np.abs(voice).max()).astype(np.float32)
+
+
+def f0_hz(audio: np.ndarray) -> np.ndarray:
+    pyworld = pytest.importorskip("pyworld")
+    at_16k = resample_poly(audio.astype(np.float64), 1, RATE // 16000)
+    return pyworld.harvest(at_16k, 16000, f0_floor=60.0, f0_ceil=1000.0, frame_period=5.0)[0]
+
+
+def median_cents_error(dry: np.ndarray, wet: np.ndarray, semitones: float) -> tuple[float, float]:
+    """Median |cents| of the wet f0 against the dry f0 times 2^(semitones/12), over frames voiced
+    in both, and the fraction of those frames off by more than 600 cents (octave errors)."""
+    a, b = f0_hz(dry), f0_hz(wet)
+    n = min(len(a), len(b))
+    both = (a[:n] > 0) & (b[:n] > 0)
+    assert both.sum() > 50, "too few voiced frames to measure"
+    cents = 1200 * np.log2(b[:n][both] / (a[:n][both] * 2 ** (semitones / 12)))
+    return float(np.median(np.abs(cents))), float(np.mean(np.abs(cents) > 600))
+
+
+def test_six_voice_styles_ship_with_pitch_and_formant_knobs_in_steps():
+    assert len(VOICES) >= 6, [p.name for p in VOICES]
+    for path in VOICES:
+        params = {p.name: p for p in load_style(path).manifest.params}
+        assert params["pitch"].min == -12 and params["pitch"].max == 12 and params["pitch"].step == 1
+        assert params["formant"].min == -4 and params["formant"].max == 4 and params["formant"].step
+
+
+@pytest.mark.parametrize("path", VOICES, ids=lambda p: p.stem)
+def test_voice_style_validates_latency_under_25_ms_with_a_128_block(path):
+    report = validate(path)
+    assert report.ok, [c.detail for c in report.checks if not c.ok]
+    latency = load_style(path).manifest.latency_samples
+    assert (latency + 128) / RATE <= 0.025
+
+
+@pytest.mark.parametrize("name", ["feminine", "robot", "whisper"])
+def test_streaming_equals_one_call(name):
+    audio = np.concatenate([glottal_glide(1.0), np.random.default_rng(1).normal(0, 0.05, RATE // 2).astype(np.float32)])
+    one_call, _ = render(name, audio, block=len(audio) + 2048)
+    for block in (128, 256, 512, 4096):  # 1, 64 / 441 rounded up to the block multiple, 4096
+        streamed, _ = render(name, audio, block=block)
+        assert np.abs(streamed - one_call).max() <= 1e-5, block
+
+
+@pytest.mark.parametrize("name", ["deeper", "feminine", "robot", "whisper"])
+def test_silence_in_gives_silence_out_and_a_voice_dies_away(name):
+    silence = np.zeros(RATE, np.float32)
+    out, _ = render(name, silence)
+    assert np.abs(out).max() == 0.0
+    voice_then_silence = np.concatenate([glottal_glide(0.5), silence])
+    out, latency = render(name, voice_then_silence)
+    tail = out[RATE // 2 + 2048 :]  # past the grains still sounding
+    assert np.abs(tail).max() == 0.0
+
+
+def test_noise_passes_unshifted_and_a_shifted_voice_is_not_turned_into_noise():
+    """Unvoiced sound (noise: the YIN tracker finds no pitch) is not shifted, so at formant 0
+    the output is the input, delayed by exactly the declared latency, at any pitch knob."""
+    noise = np.random.default_rng(3).normal(0, 0.1, RATE).astype(np.float32)
+    out, _ = render("feminine", noise, formant=0.0)
+    assert np.abs(out - noise).max() < 1e-5
+    # with a formant shift, still noise: no spectral line appears (peak-to-median of the spectrum)
+    out, _ = render("feminine", noise)
+    frames = out[: len(out) // 4096 * 4096].reshape(-1, 4096) * np.hanning(4096)
+    spectrum = (np.abs(np.fft.rfft(frames, axis=1)) ** 2).mean(axis=0)[20:1700]  # ~230 Hz..20 kHz
+    assert 10 * np.log10(spectrum.max() / np.median(spectrum)) < 10.0
+
+
+@pytest.mark.parametrize("semitones", [5.0, -7.0])
+def test_pitch_knob_on_a_glide_is_within_10_cents(semitones):
+    dry = glottal_glide()
+    wet, _ = render("deeper", dry, pitch=semitones, formant=0.0)
+    median, octave_errors = median_cents_error(dry, wet, semitones)
+    assert median <= 10.0, median
+    assert octave_errors <= 0.01, octave_errors
+
+
+@pytest.mark.skipif(shutil.which("flite") is None, reason="flite is not installed (scripts/setup.sh --dev installs it)")
+@pytest.mark.parametrize("semitones", [5.0, -7.0])
+def test_pitch_knob_on_a_rendered_voice_is_within_10_cents(tmp_path, semitones):
+    wav = tmp_path / "slt.wav"
+    text = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background."
+    subprocess.run(["flite", "-voice", "slt", "-t", text, "-o", str(wav)], check=True)
+    audio, rate = sf.read(wav, dtype="float64")
+    dry = resample_poly(audio, RATE // np.gcd(RATE, rate), rate // np.gcd(RATE, rate)).astype(np.float32)
+    wet, _ = render("deeper", dry, pitch=semitones, formant=0.0)
+    median, _ = median_cents_error(dry, wet, semitones)
+    assert median <= 10.0, median
