@@ -322,3 +322,22 @@ def test_match_a_reference_fits_saves_and_plays_the_style(window, qtbot, tmp_pat
     dialog.start()
     qtbot.waitUntil(lambda: "no such reference file" in dialog.status.text(), timeout=30_000)
     assert engine_names(c) == ["like-demo"]  # still playing what it had
+
+
+def test_voice_styles_have_their_category_and_knobs_in_whole_steps(window, qtbot):
+    """The shipped voice styles are in the browser under 'voice'; pitch moves in semitones and
+    formant in half semitones, as their manifests' ``step`` says."""
+    browser = window.browser
+    assert "voice" in [browser.category.itemText(i) for i in range(browser.category.count())]
+    c = window.controller
+    c.select_style("feminine")
+    assert c.start()
+    qtbot.waitUntil(lambda: window.rack.card(1) is not None and "pitch" in window.rack.card(1).knobs)
+    pitch, _, _ = window.rack.card(1).knobs["pitch"]
+    formant, _, _ = window.rack.card(1).knobs["formant"]
+    assert (pitch.maximum(), formant.maximum()) == (24, 16)
+    assert pitch.value() == 18  # the style's default, +6 semitones
+    pitch.setValue(19)
+    assert c.rack.slots[0].params["pitch"] == pytest.approx(7.0)
+    formant.setValue(3)
+    assert c.host.engine.rack.slots[0].params["formant"] == pytest.approx(-2.5)
