@@ -2,25 +2,29 @@
 in PyTorch ops that export to ONNX, every piece of state explicit.
 
 How it works, per frame of ``HOP`` = 128 samples (48 kHz):
-- The streaming YIN tracker (``models.pitch``) gives the input's period and how periodic it is.
-  Voiced frames advance an *analysis phase* by one cycle per input period; unvoiced frames by
-  one cycle per ``UNVOICED_PERIOD`` samples. Integer crossings of that phase are the analysis
-  marks: one per pitch period, so any two of them lie a whole number of periods apart.
-- A *synthesis phase* advances one cycle per output period: the input period (of a frame
-  ``SYNTHESIS_LAG`` earlier, which describes the audio the grains are cut from) divided by
+- The streaming YIN tracker (``models.pitch``) gives the input's period and how periodic it is;
+  unvoiced frames count as period ``UNVOICED_PERIOD``. Both phases below follow the median of
+  that period over ``SMOOTHING`` frames, so a tracker's octave slip of a frame or two never
+  reaches the output; the median is known ``LAG`` frames late, which costs nothing, because the
+  grains are cut from audio older than that anyway.
+- An *analysis phase* advances one cycle per input period. Its integer crossings are the
+  analysis marks: one per pitch period, so any two lie a whole number of periods apart.
+- A *synthesis phase* advances one cycle per output period: the input period divided by
   2^(pitch / 12), blended towards no shift as the voicing fades, so unvoiced sounds (s, f, t)
-  keep their own time structure and do not turn into tones. Each integer crossing places a
-  grain in the output.
-- A grain is the input around the analysis mark just before its own time (minus the style's
-  latency), Hann-windowed over one analysis period either side, read at 2^(formant / 12) times
-  the speed (cubic interpolation): that scales its spectral envelope, the formants, while the
-  pitch is set by how far apart the grains are placed, so pitch and formant are independent.
-  Grains are overlap-added into an accumulator that carries the not-yet-played future.
+  keep their own time structure and do not turn into tones. Each integer crossing places a grain.
+- A grain is the input around the analysis mark nearest its own time minus ``LATENCY``,
+  Hann-windowed over one analysis period either side, read at 2^(formant / 12) times the speed
+  (cubic interpolation): that scales its spectral envelope, the formants, while the pitch is set
+  by how far apart the grains are placed, so pitch and formant are independent. Grains are
+  overlap-added into an accumulator that carries the not-yet-played future. Unvoiced grains
+  are one output spacing wide, so their windows add up to exactly one: at formant 0 unvoiced
+  sound comes out unchanged, exactly ``LATENCY`` later.
 
 Latency: a grain centred at output time c is placed ``HALF_OUT`` samples before c and reads
-input up to ``HALF_IN`` samples after its analysis mark, at most ``LATENCY - HALF_OUT`` before
-the present; so the grains must be shorter than that at low pitch (below about 94 Hz at
-formant 0 they cover less than one period either side, with a gain that keeps the level).
+input up to ``HALF_IN`` samples after its analysis mark, which is at most ``LATENCY - HALF_OUT``
+before the present. So at low pitch (below about 94 Hz at formant 0) the grains cover less than
+one period either side (with a gain that keeps the level), and for long periods the mark is the
+nearest one *before* c - LATENCY: the delay is then up to half a period longer.
 ``LATENCY`` = 1024 samples (21.3 ms); a 128-frame block adds 2.7 ms: 24.0 ms in all.
 
 Modes: ``shift`` (pitch and formant); ``robot`` (voiced grains at one fixed pitch, set by the
@@ -48,8 +52,9 @@ UNVOICED_PERIOD = 256  # divides LATENCY - HALF_OUT: at no shift, marks align an
 MIN_PERIOD = 43  # output f0 at most 1116 Hz
 MAX_PERIOD = 800  # input f0 at least 60 Hz
 MARKS_PER_FRAME = 3  # HOP / MIN_PERIOD, rounded up
-SYNTHESIS_LAG = 2  # frames
-PHASE_FRAMES = 14  # analysis-phase history kept (frames): covers LATENCY - HALF_OUT + MAX_PERIOD + HOP
+SMOOTHING = 5  # frames: the median of the tracker's periods that both phases follow
+LAG = SMOOTHING // 2  # frames: the analysis phase is that far behind the input, for the median
+PHASE_FRAMES = 14  # analysis-phase history kept (frames): covers LATENCY - HALF_OUT + MAX_PERIOD + HOP - LAG
 HISTORY = LATENCY + MAX_PERIOD + HALF_IN + 2 * HOP  # input samples kept
 VOICED_CONFIDENCE = (0.5, 0.7)  # YIN confidence: unvoiced below, voiced above
 LEVEL_GATE_DB = -60.0  # quieter frames are treated as unvoiced
@@ -121,7 +126,7 @@ class VoiceModel(nn.Module):
             torch.zeros(batch, 2 * HALF_OUT + 1),  # overlap-add accumulator: the output's future
             torch.zeros(batch, 2 * (PHASE_FRAMES + 1)),  # analysis phase at the last frame edges, less _ramp()
             torch.zeros(batch, 2),  # synthesis phase, cycles in [0, 1), high and low parts
-            torch.zeros(batch, SYNTHESIS_LAG),  # recent analysis periods, less UNVOICED_PERIOD
+            torch.zeros(batch, SMOOTHING - 1),  # the tracker's recent periods (0: none yet, unvoiced)
             torch.zeros(batch, GATE_FRAMES - 1),  # recent voicing targets
             torch.zeros(batch, 1),  # frame counter (randomness)
         ]
@@ -138,14 +143,14 @@ class VoiceModel(nn.Module):
     def _ramp(device) -> torch.Tensor:
         """The analysis phase at the frame edges kept in the state while nothing is voiced:
         stored relative to it, the all-zero state is the start (as every style's state)."""
-        return torch.arange(-PHASE_FRAMES, 1, dtype=torch.float64, device=device)[None, :] * HOP / UNVOICED_PERIOD
+        return (torch.arange(-PHASE_FRAMES, 1, dtype=torch.float64, device=device)[None, :] - LAG) * HOP / UNVOICED_PERIOD
 
     @staticmethod
     def _phase_at(bounds: torch.Tensor, times: torch.Tensor, with_period: bool = False):
         """The analysis phase at input ``times`` (relative to the block's start), interpolated
         between the frame edges in ``bounds [B, PHASE_FRAMES + 1 + n]`` (and the analysis period
         there, in samples)."""
-        position = times / HOP + PHASE_FRAMES
+        position = times / HOP + PHASE_FRAMES + LAG
         edge = torch.floor(position).clamp(0, bounds.shape[1] - 2)
         flat = edge.to(torch.int64).reshape(edge.shape[0], -1)
         lower = bounds.gather(1, flat).reshape(edge.shape)
@@ -154,7 +159,7 @@ class VoiceModel(nn.Module):
         return (phase, HOP / (upper - lower)) if with_period else phase
 
     def step(self, audio: torch.Tensor, params: torch.Tensor, *state: torch.Tensor):
-        fir, pitch_history, history, carry, bounds_state, synth_phase, lagged, gates, counter = state
+        fir, pitch_history, history, carry, bounds_state, synth_phase, recent, gates, counter = state
         x = audio[:, 0]
         batch, samples = x.shape
         frames = samples // HOP
@@ -163,17 +168,24 @@ class VoiceModel(nn.Module):
         voiced = target > 0.0
         period_in = torch.where(voiced, (RATE / f0_hz).clamp(MIN_PERIOD, MAX_PERIOD), torch.full_like(f0_hz, float(UNVOICED_PERIOD)))
 
-        # analysis phase at every frame edge, from PHASE_FRAMES frames before this block to its end
+        # the period both phases follow: the median of the tracker's over SMOOTHING frames (no
+        # octave jump of one or two frames gets through), known LAG frames after the fact
+        unset = torch.full_like(recent, float(UNVOICED_PERIOD))
+        periods = torch.cat([torch.where(recent > 0, recent, unset), period_in], dim=1)
+        recent = periods[:, periods.shape[1] - (SMOOTHING - 1) :]
+        windows = torch.stack([periods[:, k : k + frames] for k in range(SMOOTHING)], dim=2)
+        smoothed = torch.sort(windows, dim=2).values[:, :, LAG].to(torch.float64)  # frames -LAG .. n-1-LAG
+
+        # analysis phase at every frame edge, from PHASE_FRAMES frames before the last edge it
+        # reached (LAG frames before this block) to LAG frames before this block's end
         ramp = self._ramp(x.device)
         old_bounds = _join(bounds_state.reshape(batch, PHASE_FRAMES + 1, 2)) + ramp
-        increments = HOP / period_in.to(torch.float64)
-        bounds = torch.cat([old_bounds, old_bounds[:, -1:] + torch.cumsum(increments, dim=1)], dim=1)
-        edge_times = (torch.arange(bounds.shape[1], dtype=torch.float64, device=x.device) - PHASE_FRAMES) * HOP
+        bounds = torch.cat([old_bounds, old_bounds[:, -1:] + torch.cumsum(HOP / smoothed, dim=1)], dim=1)
+        edge_times = (torch.arange(bounds.shape[1], dtype=torch.float64, device=x.device) - PHASE_FRAMES - LAG) * HOP
 
-        # output periods and the synthesis marks (generation times) in each frame
-        periods = torch.cat([lagged + UNVOICED_PERIOD, period_in], dim=1)
-        lagged = periods[:, periods.shape[1] - SYNTHESIS_LAG :] - UNVOICED_PERIOD
-        source_period = periods[:, :frames].to(torch.float64)
+        # output periods (that of the frame LAG before, whose grains are being cut) and the
+        # synthesis marks (generation times) in each frame
+        source_period = smoothed
         shift = torch.pow(2.0, params[:, :1].to(torch.float64) / 12.0)
         weight = voicing.to(torch.float64)
         frame_index = counter.to(torch.float64) + torch.arange(frames, dtype=torch.float64, device=x.device)[None, :]
@@ -251,7 +263,7 @@ class VoiceModel(nn.Module):
         bounds = bounds[:, bounds.shape[1] - PHASE_FRAMES - 1 :]
         bounds = bounds - torch.floor(bounds[:, :1]) - ramp
         return (out[:, None, :], fir, pitch_history, history, carry, _split(bounds).reshape(batch, -1),
-                synth_phase, lagged, gates, counter)
+                synth_phase, recent, gates, counter)
 
     def forward(self, audio: torch.Tensor, params: torch.Tensor, chunk: int = 64 * HOP) -> torch.Tensor:
         """The streaming path over a whole signal from zero state, ``chunk`` samples a call."""

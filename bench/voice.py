@@ -1,0 +1,690 @@
+"""Voice styles on speech: latency, cost, pitch accuracy, intelligibility and naturalness.
+
+    .venv/bin/python bench/voice.py [--styles PATH ...] [--sentences 8] [--quick] [--json FILE]
+
+Styles: by default every ``realtime/styles/*.onnx`` whose manifest category is ``voice``;
+``--styles`` names files of any category. Knobs other than ``pitch`` (semitones) and
+``formant`` (semitones) stay at their defaults; a part that needs a knob the style lacks is
+skipped for that style (a style without knobs is still measured at its defaults, where the
+expected pitch shift is 0).
+
+Material (nothing downloaded, nothing cached; flite writes into a temporary folder):
+
+- synthetic speech with a transcript: flite's voices kal (8 kHz diphone), awb, rms and slt
+  (16 kHz), each reading the first ``--sentences`` Harvard sentences (list 1, then list 2);
+- real speech without one: eight dialogue lines of Debian's ``fillets-ng-data`` (5 Russian,
+  3 German; actors, 22 kHz; ``scripts/setup.sh --material`` installs it).
+
+Every clip is resampled to 48 kHz mono (soxr HQ) and peak-normalised to -12 dBFS. A style runs
+from zero state on each clip in 128-frame blocks (rounded up to its block multiple), with its
+declared latency removed so that the output lines up with the input.
+
+Metrics:
+
+- latency: declared (ms; and with one 128-frame block of buffering) and measured as
+  ``stylerack validate`` does (an impulse, or a tone's onset for ``latency_probe: "onset"``);
+  the onset delay is also recorded for every style.
+- cost: ``validate``'s median at 128 frames, and our own timing of 3000 consecutive 128-frame
+  calls on speech: median and p99 in microseconds and as a real-time factor.
+- pitch accuracy (all clips): f0 of input and output by WORLD's Harvest (pyworld; 16 kHz,
+  5 ms frames, 60-1000 Hz); for frames voiced in both, the error in cents of the output
+  against input * 2^(pitch / 12): median |error| and the share of octave errors
+  (|error| > 600 cents), at pitch -7, -5, +5, +7 (formant 0) and at the defaults; "overall"
+  pools the frames of all of these.
+- intelligibility (flite clips): word error rate of pocketsphinx 5 (its bundled US English
+  acoustic model, language model and dictionary) after lower-casing and stripping
+  punctuation, pooled over the sentences; the rise over the dry WER (points) on the grid pitch
+  {-7, 0, +7} x formant {-3, 0, +3} (``--quick``: the four corners) and at the defaults.
+  Pocketsphinx's general language model is weak, so the dry WER is high: read the rise.
+- naturalness (all clips): DNSMOS P.835 OVRL (speechmos, 16 kHz; clips under 9 s are tiled to
+  9 s, as DNSMOS does), dry against pitch -5 and +5 (formant 0) and the defaults; the drop is
+  dry minus styled. Before ASR and DNSMOS every clip is scaled to -25 dBFS RMS, so a style's
+  gain does not count.
+
+Time on two CPU cores, defaults: about 1 min for the dry material, then per style with pitch and
+formant about 5 min plus its real-time factor times the 17 min of audio it renders (a style
+without knobs: 1 min); ``--quick`` saves 30-70 s a style.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.machinery
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from realtime.engine.runner import StyleRunner, round_up  # noqa: E402
+from realtime.errors import StyleRackError  # noqa: E402
+from realtime.format.style import Style, load_style  # noqa: E402
+from realtime.offline.validate import measure_cost, measure_latency, measure_onset_latency, run_blocks  # noqa: E402
+
+RATE = 48000
+ANALYSIS_RATE = 16000  # pyworld, pocketsphinx and DNSMOS
+BLOCK_FRAMES = 128
+PEAK_DBFS = -12.0
+SCORING_RMS_DBFS = -25.0
+TIMED_CALLS = 3000
+WARM_UP_CALLS = 200
+
+FLITE_VOICES = ("kal", "awb", "rms", "slt")
+HARVARD_SENTENCES = (
+    # list 1
+    "The birch canoe slid on the smooth planks.",
+    "Glue the sheet to the dark blue background.",
+    "It's easy to tell the depth of a well.",
+    "These days a chicken leg is a rare dish.",
+    "Rice is often served in round bowls.",
+    "The juice of lemons makes fine punch.",
+    "The box was thrown beside the parked truck.",
+    "The hogs were fed chopped corn and garbage.",
+    "Four hours of steady work faced us.",
+    "A large size in stockings is hard to sell.",
+    # list 2
+    "The boy was there when the sun rose.",
+    "A rod is used to catch pink salmon.",
+    "The source of the huge river is the clear spring.",
+    "Kick the ball straight and follow through.",
+    "Help the woman get back to her feet.",
+    "A pot of tea helps to pass the evening.",
+    "Smoky fires lack flame and heat.",
+    "The soft cushion broke the man's fall.",
+    "The salt breeze came across from the sea.",
+    "The girl at the booth sold fifty bonds.",
+)
+FILLETS_SOUND = Path("/usr/share/games/fillets-ng/sound")
+#: (file under FILLETS_SOUND, language): the package's spoken lines of 2-6 s (the Russian elk's
+#: and the German parrot's), less three of the eight Russian ones
+FILLETS_CLIPS = (
+    ("elk/en/deu-l-los1.ogg", "ru"),
+    ("elk/en/deu-l-necital.ogg", "ru"),
+    ("elk/en/deu-l-nesmotrel.ogg", "ru"),
+    ("elk/en/deu-l-neznaju.ogg", "ru"),
+    ("elk/en/deu-l-pozalsta.ogg", "ru"),
+    ("elk/en/deu-p-ordnung.ogg", "de"),
+    ("elk/en/deu-p-trinken0.ogg", "de"),
+    ("elk/en/deu-p-trinken1.ogg", "de"),
+)
+
+PITCH_STEPS_ST = (-7.0, -5.0, 5.0, 7.0)
+WER_PITCHES_ST = (-7.0, 0.0, 7.0)
+WER_FORMANTS_ST = (-3.0, 0.0, 3.0)
+DNSMOS_PITCHES_ST = (-5.0, 5.0)
+F0_FLOOR_HZ, F0_CEIL_HZ, F0_FRAME_MS = 60.0, 1000.0, 5.0
+OCTAVE_ERROR_CENTS = 600.0
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---- material ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Clip:
+    name: str  # "flite/slt/03", "fillets/ru/deu-l-los1"
+    source: str  # "flite" or "fillets"
+    audio: np.ndarray  # mono float32 at RATE, peak at PEAK_DBFS
+    text: str | None = None  # the words spoken (flite only)
+
+
+def resample(audio: np.ndarray, rate_from: int, rate_to: int) -> np.ndarray:
+    import soxr
+
+    return audio if rate_from == rate_to else soxr.resample(audio, rate_from, rate_to)
+
+
+def to_peak(audio: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> np.ndarray:
+    return (audio * (10 ** (peak_dbfs / 20) / max(float(np.abs(audio).max()), 1e-9))).astype(np.float32)
+
+
+def read_mono(path: Path, rate: int = RATE) -> np.ndarray:
+    audio, file_rate = sf.read(str(path), dtype="float64", always_2d=True)
+    return resample(audio.mean(axis=1), file_rate, rate)
+
+
+def flite_sentences(voices: Sequence[str] = FLITE_VOICES, count: int = 8, rate: int = RATE) -> list[Clip]:
+    """Each flite voice reading the first ``count`` Harvard sentences: clips at ``rate``, mono,
+    peak-normalised, with their text. Synthesised into a temporary folder that is removed."""
+    if shutil.which("flite") is None:
+        raise SystemExit("flite: not installed (apt-get install flite)")
+    if not 1 <= count <= len(HARVARD_SENTENCES):
+        raise SystemExit(f"--sentences must be 1..{len(HARVARD_SENTENCES)}")
+    clips = []
+    with tempfile.TemporaryDirectory(prefix="stylerack-voice-") as folder:
+        for voice in voices:
+            for index, text in enumerate(HARVARD_SENTENCES[:count]):
+                path = Path(folder) / f"{voice}-{index}.wav"
+                subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(path)], check=True,
+                               capture_output=True)
+                clips.append(Clip(f"flite/{voice}/{index:02d}", "flite", to_peak(read_mono(path, rate)), text))
+    return clips
+
+
+def fillets_speech(rate: int = RATE) -> list[Clip]:
+    """The FILLETS_CLIPS dialogue lines (real speech, no transcript used)."""
+    if not FILLETS_SOUND.is_dir():
+        raise SystemExit(f"{FILLETS_SOUND}: not installed (apt-get install fillets-ng-data, "
+                         "or scripts/setup.sh --material)")
+    return [Clip(f"fillets/{language}/{Path(name).stem}", "fillets", to_peak(read_mono(FILLETS_SOUND / name, rate)))
+            for name, language in FILLETS_CLIPS]
+
+
+def flite_version() -> str:
+    """"flite-2.2-current" or the like (from the "version:" line of ``flite --version``)."""
+    done = subprocess.run(["flite", "--version"], capture_output=True, text=True)
+    found = re.search(r"version:\s*(\S+)", done.stdout + done.stderr)
+    return found[1] if found else "flite"
+
+
+# ---- analysis ---------------------------------------------------------------------------------
+
+def scaled_to_rms(audio: np.ndarray, rms_dbfs: float = SCORING_RMS_DBFS) -> np.ndarray:
+    """``audio`` at ``rms_dbfs`` RMS, clipped to [-1, 1] (DNSMOS refuses anything outside)."""
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    return np.clip(audio * (10 ** (rms_dbfs / 20) / max(rms, 1e-9)), -1.0, 1.0)
+
+
+def import_pyworld():
+    """pyworld, or its compiled core when the package's ``__init__`` cannot run: the sdist of
+    pyworld 0.3.5 (pulled in by pymcd) overwrites pyworld-prebuilt's and imports
+    ``pkg_resources``, which setuptools >= 81 no longer ships."""
+    try:
+        import pyworld
+
+        return pyworld
+    except ModuleNotFoundError as exc:
+        if exc.name != "pkg_resources":
+            raise
+    folder = Path(importlib.util.find_spec("pyworld").origin).parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        core = folder / f"pyworld{suffix}"
+        if core.is_file():
+            spec = importlib.util.spec_from_file_location("pyworld", core)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    raise ModuleNotFoundError("pyworld: its package cannot be imported and its compiled core was not found")
+
+
+_PYWORLD = None
+
+
+def f0_hz(audio_16k: np.ndarray) -> np.ndarray:
+    """f0 per 5 ms frame (0 where unvoiced), WORLD's Harvest on 16 kHz audio."""
+    global _PYWORLD
+    if _PYWORLD is None:
+        _PYWORLD = import_pyworld()
+    f0, _ = _PYWORLD.harvest(np.ascontiguousarray(audio_16k, dtype=np.float64), ANALYSIS_RATE,
+                             f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=F0_FRAME_MS)
+    return f0
+
+
+def f0_cents_error(f0_in_hz: np.ndarray, f0_out_hz: np.ndarray, shift_semitones: float = 0.0) -> np.ndarray:
+    """Cents by which the output's f0 misses the input's shifted by ``shift_semitones``, for the
+    frames voiced (f0 > 0) in both tracks (same frame grid; the longer one is cut)."""
+    frames = min(len(f0_in_hz), len(f0_out_hz))
+    f_in, f_out = np.asarray(f0_in_hz[:frames], float), np.asarray(f0_out_hz[:frames], float)
+    voiced = (f_in > 0) & (f_out > 0)
+    return 1200.0 * np.log2(f_out[voiced] / (f_in[voiced] * 2.0 ** (shift_semitones / 12.0)))
+
+
+def pitch_summary(cents: np.ndarray) -> dict:
+    if not len(cents):
+        return {"median_abs_cents": None, "octave_error_fraction": None, "voiced_frames": 0}
+    return {"median_abs_cents": float(np.median(np.abs(cents))),
+            "octave_error_fraction": float(np.mean(np.abs(cents) > OCTAVE_ERROR_CENTS)),
+            "voiced_frames": int(len(cents))}
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words, punctuation stripped (apostrophes inside words kept: "it's")."""
+    return [word.strip("'") for word in re.sub(r"[^a-z0-9']+", " ", text.lower()).split() if word.strip("'")]
+
+
+def word_edits(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
+    """Levenshtein distance between two word lists (substitutions, insertions, deletions)."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref_word in enumerate(reference, 1):
+        current = [i]
+        for j, hyp_word in enumerate(hypothesis, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
+        previous = current
+    return previous[-1]
+
+
+def word_error_rate(ref: str | Sequence[str], hyp: str | Sequence[str]) -> float:
+    """Word error rate: word-level edit distance / reference words, after ``words()``.
+    Two strings are one utterance; two equal-length sequences of strings are pooled (total
+    edits over total reference words)."""
+    refs, hyps = ([ref], [hyp]) if isinstance(ref, str) else (list(ref), list(hyp))
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    edits = sum(word_edits(words(r), words(h)) for r, h in zip(refs, hyps))
+    total = sum(len(words(r)) for r in refs)
+    return edits / max(total, 1)
+
+
+class Recogniser:
+    """pocketsphinx 5 with its bundled US English models, one utterance at a time. The feature
+    extraction is re-initialised before each, so an utterance's words do not depend on the ones
+    decoded before it (its cepstral-mean and other running estimates otherwise carry over)."""
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self.decoder = Decoder(samprate=ANALYSIS_RATE, loglevel="FATAL")
+
+    def __call__(self, audio_16k: np.ndarray) -> str:
+        pcm = (scaled_to_rms(audio_16k) * 32767).astype("<i2").tobytes()
+        self.decoder.reinit_feat()
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm, full_utt=True)
+        self.decoder.end_utt()
+        hypothesis = self.decoder.hyp()
+        return hypothesis.hypstr if hypothesis is not None else ""
+
+
+def dnsmos_ovrl(audio_16k: np.ndarray) -> float:
+    from speechmos import dnsmos
+
+    return float(dnsmos.run(scaled_to_rms(audio_16k).astype(np.float32), sr=ANALYSIS_RATE)["ovrl_mos"])
+
+
+@dataclass
+class ClipScores:
+    """What one clip (dry or styled) measured: only the fields asked for are filled."""
+
+    f0_hz: np.ndarray | None = None
+    transcript: str | None = None
+    ovrl: float | None = None
+
+
+def analyse(audio: np.ndarray, rate: int, metrics: set[str], recognise: Recogniser | None,
+            with_text: bool) -> ClipScores:
+    audio_16k = resample(np.asarray(audio, np.float64), rate, ANALYSIS_RATE)
+    scores = ClipScores()
+    if "pitch" in metrics:
+        scores.f0_hz = f0_hz(audio_16k)
+    if "wer" in metrics and with_text:
+        scores.transcript = recognise(audio_16k)
+    if "dnsmos" in metrics:
+        scores.ovrl = dnsmos_ovrl(audio_16k)
+    return scores
+
+
+# ---- styles -----------------------------------------------------------------------------------
+
+@dataclass
+class Setting:
+    """One set of knob values to measure, and which metrics to take there."""
+
+    label: str
+    params: tuple[float, ...]  # every knob, in manifest order, clamped
+    pitch_st: float  # the pitch shift expected of the output (0 without a pitch knob)
+    is_defaults: bool
+    metrics: set[str] = field(default_factory=set)
+
+
+def knob_names(style: Style) -> list[str]:
+    return [p.name for p in style.manifest.params]
+
+
+def resolve(style: Style, knobs: dict[str, float]) -> tuple[float, ...]:
+    """All knob values: ``knobs`` where given, defaults elsewhere, clamped (and stepped)."""
+    return tuple(spec.clamp(knobs.get(spec.name, spec.default)) for spec in style.manifest.params)
+
+
+def settings_for(style: Style, quick: bool) -> list[Setting]:
+    """The knob settings this style is measured at: pitch steps (formant 0), the WER grid over
+    the knobs it has, DNSMOS at pitch +-5 and the defaults; identical settings merged."""
+    names = knob_names(style)
+    has_pitch, has_formant = "pitch" in names, "formant" in names
+    wanted: list[tuple[dict[str, float], str]] = [({}, "pitch"), ({}, "wer"), ({}, "dnsmos")]
+    zero_formant = {"formant": 0.0} if has_formant else {}
+    if has_pitch:
+        wanted += [({"pitch": p, **zero_formant}, "pitch") for p in PITCH_STEPS_ST]
+        wanted += [({"pitch": p, **zero_formant}, "dnsmos") for p in DNSMOS_PITCHES_ST]
+    pitches = WER_PITCHES_ST if has_pitch else (None,)
+    formants = WER_FORMANTS_ST if has_formant else (None,)
+    for p in pitches:
+        for f in formants:
+            knobs = {k: v for k, v in (("pitch", p), ("formant", f)) if v is not None}
+            corner = all(v != 0.0 for v in knobs.values())
+            if knobs and (corner or not quick):
+                wanted.append((knobs, "wer"))
+    defaults = resolve(style, {})
+    by_params: dict[tuple[float, ...], Setting] = {}
+    for knobs, metric in wanted:
+        params = resolve(style, knobs)
+        if params not in by_params:
+            named = {k: params[names.index(k)] for k in ("pitch", "formant") if k in names}
+            label = ", ".join(f"{k} {v:+g}" for k, v in named.items())
+            if params == defaults:
+                label = f"defaults ({label})" if label else "defaults"
+            pitch_st = params[names.index("pitch")] if has_pitch else 0.0
+            by_params[params] = Setting(label, params, pitch_st, params == defaults)
+        by_params[params].metrics.add(metric)
+    return list(by_params.values())
+
+
+def new_runner(style: Style) -> StyleRunner:
+    return StyleRunner(style, max_frames=round_up(8192, style.manifest.block_multiple))
+
+
+def render(runner: StyleRunner, audio: np.ndarray, params: Sequence[float]) -> np.ndarray:
+    """The style's output for mono ``audio`` (at the style's rate) with knob values ``params``,
+    from zero state in BLOCK_FRAMES blocks, its declared latency removed: same length as
+    ``audio``, aligned with it. A multi-channel style gets ``audio`` on every channel and its
+    output's channel average is returned."""
+    runner.set_params(params)
+    latency = runner.latency_samples
+    block = round_up(BLOCK_FRAMES, runner.block_multiple)
+    padded = np.zeros((runner.channels, round_up(len(audio) + latency, block)), np.float32)
+    padded[:, : len(audio)] = audio
+    out = run_blocks(runner, padded, block).mean(axis=0)
+    return out[latency : latency + len(audio)].astype(np.float64)
+
+
+def latency_report(runner: StyleRunner) -> dict:
+    manifest = runner.style.manifest
+    rate, declared = manifest.sample_rate, manifest.latency_samples
+    runner.set_params(resolve(runner.style, {}))
+    onset, onset_check = measure_onset_latency(runner, declared, rate)
+    if manifest.latency_probe == "onset":
+        measured, check = onset, onset_check
+    else:
+        measured, check = measure_latency(runner, declared)
+    block_ms = 1000 * round_up(BLOCK_FRAMES, runner.block_multiple) / rate
+
+    def ms(samples: int | None) -> float | None:
+        return None if samples is None else 1000 * samples / rate
+
+    return {"probe": manifest.latency_probe, "declared_samples": declared, "declared_ms": ms(declared),
+            "declared_with_block_ms": ms(declared) + block_ms, "measured_samples": measured,
+            "measured_ms": ms(measured),
+            "measured_with_block_ms": None if measured is None else ms(measured) + block_ms,
+            "onset_samples": onset, "check_ok": check.ok, "check": check.detail}
+
+
+def cost_report(runner: StyleRunner, speech: np.ndarray) -> dict:
+    """``validate``'s cost (median of 300 calls on noise) and our own timing of TIMED_CALLS
+    consecutive calls on looped speech, after WARM_UP_CALLS untimed ones."""
+    rate = runner.sample_rate
+    runner.set_params(resolve(runner.style, {}))
+    validate_us, validate_rtf = measure_cost(runner, rate)
+    block = round_up(BLOCK_FRAMES, runner.block_multiple)
+    feed = np.resize(speech.astype(np.float32), (WARM_UP_CALLS + TIMED_CALLS) * block).reshape(-1, block)
+    runner.reset()
+    seconds = np.zeros(TIMED_CALLS)
+    for index, chunk in enumerate(feed):
+        runner.input_view(block)[...] = chunk
+        started = time.perf_counter()
+        runner.run(block)
+        if index >= WARM_UP_CALLS:
+            seconds[index - WARM_UP_CALLS] = time.perf_counter() - started
+    block_s = block / rate
+    median_s, p99_s = float(np.median(seconds)), float(np.percentile(seconds, 99))
+    return {"block_frames": block, "validate_median_us": validate_us, "validate_rtf": validate_rtf,
+            "median_us": median_s * 1e6, "p99_us": p99_s * 1e6, "max_us": float(seconds.max() * 1e6),
+            "median_rtf": median_s / block_s, "p99_rtf": p99_s / block_s, "calls": TIMED_CALLS}
+
+
+def measure_setting(runner: StyleRunner, setting: Setting, clips: list[Clip], dry: list[ClipScores],
+                    recognise: Recogniser) -> tuple[dict, np.ndarray | None]:
+    """Render the clips this setting's metrics need and score them against the dry ones: the
+    setting's results, and its pitch errors in cents (None when pitch is not measured here)."""
+    rate = runner.sample_rate
+    cents, refs, hyps, ovrl = [], [], [], {"flite": [], "fillets": []}
+    for clip, dry_scores in zip(clips, dry):
+        if setting.metrics == {"wer"} and clip.text is None:
+            continue
+        styled = render(runner, resample(clip.audio, RATE, rate), setting.params)
+        scores = analyse(styled, rate, setting.metrics, recognise, clip.text is not None)
+        if scores.f0_hz is not None:
+            cents.append(f0_cents_error(dry_scores.f0_hz, scores.f0_hz, setting.pitch_st))
+        if scores.transcript is not None:
+            refs.append(clip.text)
+            hyps.append(scores.transcript)
+        if scores.ovrl is not None:
+            ovrl[clip.source].append(scores.ovrl)
+    result: dict = {"label": setting.label, "is_defaults": setting.is_defaults,
+                    "params": dict(zip(knob_names(runner.style), setting.params)),
+                    "expected_pitch_st": setting.pitch_st}
+    pooled_cents = np.concatenate(cents) if "pitch" in setting.metrics else None
+    if pooled_cents is not None:
+        result["pitch"] = pitch_summary(pooled_cents)
+    if "wer" in setting.metrics:
+        result["wer"] = word_error_rate(refs, hyps)
+        result["transcripts"] = hyps
+    if "dnsmos" in setting.metrics:
+        result["dnsmos_ovrl"] = mean_by_source(ovrl)
+    return result, pooled_cents
+
+
+def mean_by_source(values: dict[str, list[float]]) -> dict:
+    every = [v for vs in values.values() for v in vs]
+    return {"all": float(np.mean(every)), **{k: float(np.mean(vs)) for k, vs in values.items() if vs}}
+
+
+def bench_style(style: Style, clips: list[Clip], dry: list[ClipScores], dry_summary: dict, quick: bool,
+                recognise: Recogniser) -> dict:
+    started = time.perf_counter()
+    runner = new_runner(style)
+    runner.warm_up(round_up(BLOCK_FRAMES, runner.block_multiple), calls=20)
+    result = {"style": style.name, "path": str(style.path), "category": style.manifest.category,
+              "knobs": {p.name: p.default for p in style.manifest.params}}
+    log(f"{style.name}: latency and cost")
+    result["latency"] = latency_report(runner)
+    result["cost"] = cost_report(runner, resample(clips[0].audio, RATE, runner.sample_rate))
+    settings = settings_for(style, quick)
+    result["settings"] = []
+    cents_by_setting = []
+    for index, setting in enumerate(settings, 1):
+        setting_started = time.perf_counter()
+        measured, cents = measure_setting(runner, setting, clips, dry, recognise)
+        result["settings"].append(measured)
+        cents_by_setting.append(cents)
+        log(f"{style.name}: setting {index}/{len(settings)} ({setting.label}; {', '.join(sorted(setting.metrics))}) "
+            f"{describe(measured, dry_summary)} [{time.perf_counter() - setting_started:.0f} s]")
+    result["summary"] = summarise_style(result["settings"], cents_by_setting, dry_summary, "pitch" in knob_names(style))
+    result["non_finite_resets"] = runner.non_finite_resets
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+def describe(measured: dict, dry_summary: dict) -> str:
+    parts = []
+    if "pitch" in measured and measured["pitch"]["voiced_frames"]:
+        parts.append(f"pitch {measured['pitch']['median_abs_cents']:.0f} c, "
+                     f"{100 * measured['pitch']['octave_error_fraction']:.1f}% octave errors")
+    if "wer" in measured:
+        parts.append(f"WER {100 * measured['wer']:.1f}% (dry {100 * dry_summary['wer']:.1f}%)")
+    if "dnsmos_ovrl" in measured:
+        parts.append(f"OVRL {measured['dnsmos_ovrl']['all']:.2f} (dry {dry_summary['dnsmos_ovrl']['all']:.2f})")
+    return "; ".join(parts)
+
+
+def summarise_style(settings: list[dict], cents_by_setting: list[np.ndarray | None], dry_summary: dict,
+                    has_pitch: bool) -> dict:
+    """The table's numbers: pitch pooled over its settings, the worst WER rise, DNSMOS at +-5."""
+    pitched = [s for s in settings if "pitch" in s]
+    pooled_cents = [c for c in cents_by_setting if c is not None]
+    with_wer = [s for s in settings if "wer" in s]
+    for s in with_wer:
+        s["wer_rise"] = s["wer"] - dry_summary["wer"]
+    worst = max(with_wer, key=lambda s: s["wer_rise"])
+    if has_pitch:
+        shifted = [s for s in settings if "dnsmos_ovrl" in s and s["expected_pitch_st"] in DNSMOS_PITCHES_ST
+                   and s["params"].get("formant", 0.0) == 0.0]
+    else:
+        shifted = [s for s in settings if "dnsmos_ovrl" in s]
+    styled_ovrl = float(np.mean([s["dnsmos_ovrl"]["all"] for s in shifted])) if shifted else None
+    defaults = next(s for s in settings if s["is_defaults"])
+    return {
+        "pitch_overall": pitch_summary(np.concatenate(pooled_cents)) if pooled_cents else None,
+        "pitch_overall_settings": [s["label"] for s in pitched],
+        "pitch_at_defaults_only": [s["is_defaults"] for s in pitched] == [True],
+        "wer_dry": dry_summary["wer"],
+        "wer_worst": {"label": worst["label"], "wer": worst["wer"], "rise": worst["wer_rise"]},
+        "dnsmos_dry": dry_summary["dnsmos_ovrl"]["all"],
+        "dnsmos_styled": styled_ovrl,
+        "dnsmos_styled_at": "pitch -5 and +5" if has_pitch else "defaults",
+        "dnsmos_drop": None if styled_ovrl is None else dry_summary["dnsmos_ovrl"]["all"] - styled_ovrl,
+        "dnsmos_defaults": defaults.get("dnsmos_ovrl", {}).get("all"),
+    }
+
+
+# ---- the run ----------------------------------------------------------------------------------
+
+def default_styles() -> list[Path]:
+    found = []
+    for path in sorted((ROOT / "realtime" / "styles").glob("*.onnx")):
+        try:
+            if load_style(path).manifest.category == "voice":
+                found.append(path)
+        except StyleRackError as exc:
+            log(f"skipped: {exc}")
+    return found
+
+
+def dry_scores(clips: list[Clip], recognise: Recogniser) -> tuple[list[ClipScores], dict]:
+    every = {"pitch", "wer", "dnsmos"}
+    dry = []
+    for index, clip in enumerate(clips, 1):
+        dry.append(analyse(clip.audio, RATE, every, recognise, clip.text is not None))
+        if index % 8 == 0 or index == len(clips):
+            log(f"dry: {index}/{len(clips)} clips analysed")
+    ovrl = {"flite": [], "fillets": []}
+    for clip, scores in zip(clips, dry):
+        ovrl[clip.source].append(scores.ovrl)
+
+    def wer_of(prefix: str) -> float:
+        pairs = [(c.text, d.transcript) for c, d in zip(clips, dry) if c.text is not None and c.name.startswith(prefix)]
+        return word_error_rate([t for t, _ in pairs], [h for _, h in pairs])
+
+    summary = {"wer": wer_of("flite/"),
+               "wer_by_voice": {voice: wer_of(f"flite/{voice}/") for voice in FLITE_VOICES},
+               "dnsmos_ovrl": mean_by_source(ovrl),
+               "voiced_frames": int(sum(np.count_nonzero(d.f0_hz) for d in dry)),
+               "transcripts": {c.name: d.transcript for c, d in zip(clips, dry) if c.text is not None}}
+    return dry, summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--styles", nargs="+", type=Path, help="style files (default: the voice styles shipped)")
+    parser.add_argument("--sentences", type=int, default=8,
+                        help=f"Harvard sentences per flite voice (1-{len(HARVARD_SENTENCES)})")
+    parser.add_argument("--quick", action="store_true", help="WER grid: the four corners (and the defaults) only")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    paths = args.styles or default_styles()
+    if not paths:
+        print("bench/voice.py: no voice style found (no realtime/styles/*.onnx has category 'voice'); "
+              "name one with --styles", file=sys.stderr)
+        return 2
+    try:
+        styles = [load_style(p) for p in paths]
+    except StyleRackError as exc:
+        print(f"bench/voice.py: {exc}", file=sys.stderr)
+        return 2
+
+    started = time.perf_counter()
+    log(f"material: flite ({len(FLITE_VOICES)} voices x {args.sentences} sentences), "
+        f"fillets-ng ({len(FILLETS_CLIPS)} clips)")
+    clips = flite_sentences(FLITE_VOICES, args.sentences) + fillets_speech()
+    recognise = Recogniser()
+    dry, dry_summary = dry_scores(clips, recognise)
+    sources = describe_sources(clips, args.sentences)
+    results = [bench_style(style, clips, dry, dry_summary, args.quick, recognise) for style in styles]
+
+    print(table(results, dry_summary))
+    print()
+    print(settings_table(results))
+    print()
+    print(sources)
+    log(f"done in {time.perf_counter() - started:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps({"sources": sources, "sentences_per_voice": args.sentences, "quick": args.quick,
+                                         "dry": dry_summary, "styles": results}, indent=2, default=float) + "\n")
+    return 0
+
+
+def describe_sources(clips: list[Clip], sentences: int) -> str:
+    def seconds(source: str) -> float:
+        return sum(len(c.audio) for c in clips if c.source == source) / RATE
+
+    flite_count = sum(c.source == "flite" for c in clips)
+    fillets_names = ", ".join(c.name.removeprefix("fillets/") for c in clips if c.source == "fillets")
+    return (f"Sources: {flite_version()}, voices {', '.join(FLITE_VOICES)} x the first {sentences} Harvard sentences "
+            f"({flite_count} clips, {seconds('flite'):.0f} s; WER, pitch, DNSMOS); fillets-ng-data dialogue "
+            f"({FILLETS_SOUND}): {fillets_names} ({seconds('fillets'):.0f} s; pitch, DNSMOS). "
+            f"All at {RATE} Hz, peak {PEAK_DBFS:g} dBFS; scored at {ANALYSIS_RATE} Hz.")
+
+
+def fmt(value: float | None, pattern: str, missing: str = "n/a") -> str:
+    return missing if value is None else format(value, pattern)
+
+
+def table(results: list[dict], dry_summary: dict) -> str:
+    lines = ["| style | latency declared / measured (ms; with a 128 block) | RTF median / p99 (128 frames) "
+             "| pitch median abs error (cents) / octave errors | WER dry -> worst rise "
+             "| DNSMOS OVRL dry -> styled (drop) |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        lat, cost, s = r["latency"], r["cost"], r["summary"]
+        latency = (f"{lat['declared_ms']:.2f} / {fmt(lat['measured_ms'], '.2f')} "
+                   f"({lat['declared_with_block_ms']:.2f} / {fmt(lat['measured_with_block_ms'], '.2f')})")
+        rtf = f"{cost['median_rtf']:.3f} / {cost['p99_rtf']:.3f} ({cost['median_us']:.0f} / {cost['p99_us']:.0f} us)"
+        pitch = s["pitch_overall"]
+        pitch_cell = "n/a" if pitch is None or not pitch["voiced_frames"] else (
+            f"{pitch['median_abs_cents']:.1f} / {100 * pitch['octave_error_fraction']:.1f}%"
+            + (" (defaults)" if s["pitch_at_defaults_only"] else ""))
+        worst = s["wer_worst"]
+        wer = f"{100 * s['wer_dry']:.1f}% -> {100 * worst['rise']:+.1f} pts at {worst['label']}"
+        dnsmos = (f"{s['dnsmos_dry']:.2f} -> {fmt(s['dnsmos_styled'], '.2f')} at {s['dnsmos_styled_at']} "
+                  f"({fmt(s['dnsmos_drop'], '.2f')})")
+        lines.append(f"| {r['style']} | {latency} | {rtf} | {pitch_cell} | {wer} | {dnsmos} |")
+    return "\n".join(lines)
+
+
+def settings_table(results: list[dict]) -> str:
+    lines = ["| style | setting | pitch median abs error (cents) | octave errors | voiced frames | WER (rise, pts) "
+             "| DNSMOS OVRL |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        rows = [(s["label"], s.get("pitch"), s) for s in r["settings"]]
+        overall = r["summary"]["pitch_overall"]
+        if overall and overall["voiced_frames"] and len(r["summary"]["pitch_overall_settings"]) > 1:
+            rows.append((f"overall ({len(r['summary']['pitch_overall_settings'])} settings)", overall, {}))
+        for label, pitch, s in rows:
+            has_pitch = bool(pitch and pitch["voiced_frames"])
+            cells = [
+                r["style"], label,
+                f"{pitch['median_abs_cents']:.1f}" if has_pitch else "",
+                f"{100 * pitch['octave_error_fraction']:.1f}%" if has_pitch else "",
+                str(pitch["voiced_frames"]) if pitch else "",
+                f"{100 * s['wer']:.1f}% ({100 * s['wer_rise']:+.1f})" if "wer" in s else "",
+                f"{s['dnsmos_ovrl']['all']:.2f}" if "dnsmos_ovrl" in s else "",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+if __name__ == "__main__":
+    sys.exit(main())
