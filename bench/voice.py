@@ -1,12 +1,27 @@
 """Voice styles on speech: latency, cost, pitch accuracy, intelligibility and naturalness.
 
-    .venv/bin/python bench/voice.py [--styles PATH ...] [--sentences 8] [--quick] [--json FILE]
+    .venv/bin/python bench/voice.py [--styles PATH ...] [--sentences 8] [--quick] [--anchors world|none]
+                                    [--json FILE]
 
 Styles: by default every ``realtime/styles/*.onnx`` whose manifest category is ``voice``;
 ``--styles`` names files of any category. Knobs other than ``pitch`` (semitones) and
 ``formant`` (semitones) stay at their defaults; a part that needs a knob the style lacks is
 skipped for that style (a style without knobs is still measured at its defaults, where the
 expected pitch shift is 0).
+
+Anchor (``--anchors world``, the default; ``--anchors none`` skips it): an offline reference
+measured by exactly the same protocol (settings, clips, metrics), shown as its own rows,
+"WORLD (offline, non-causal)", and under "anchors" in the JSON. It is the WORLD vocoder
+(pyworld): Harvest (f0 60-1000 Hz, 5 ms frames), CheapTrick and D4C on the whole 48 kHz clip,
+then synthesis, with f0 multiplied by 2^(pitch / 12) and each frame's spectral envelope and
+aperiodicity warped along frequency, sp'(f) = sp(f / 2^(formant / 12)) (linear interpolation
+between bins, the last bin held beyond the top); output as long as the input. Its knobs are
+pitch -12..12 and formant -4..4 semitones, both 0 by default, so its "defaults" row is plain
+analysis-resynthesis. Why: each metric has a floor of its own (Harvest disagrees with itself on
+resynthesised speech, pocketsphinx and DNSMOS react to any vocoding), and a good offline shifter
+measured the same way shows how much of a style's number is that floor and how much is the
+style. It sees the whole clip, so it has no latency or cost to compare: "offline / n/a" in the
+table (its own processing time is in the JSON, ``offline_timing``, for information).
 
 Material (nothing downloaded, nothing cached; flite writes into a temporary folder):
 
@@ -43,12 +58,16 @@ Metrics:
 
 Time on two CPU cores, defaults: about 1 min for the dry material, then per style with pitch and
 formant about 5 min plus its real-time factor times the 17 min of audio it renders (a style
-without knobs: 1 min); ``--quick`` saves 30-70 s a style.
+without knobs: 1 min); ``--quick`` saves 30-70 s a style. The WORLD anchor takes about as long
+as a style with both knobs (its analysis, 0.27 x real time, runs once per clip and is kept,
+about 350 MB at the defaults; its synthesis, 0.02 x real time, once per clip and setting):
+about 90 s with ``--sentences 1 --quick``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.machinery
 import importlib.util
 import json
@@ -70,6 +89,7 @@ sys.path.insert(0, str(ROOT))
 
 from realtime.engine.runner import StyleRunner, round_up  # noqa: E402
 from realtime.errors import StyleRackError  # noqa: E402
+from realtime.format.manifest import ParamSpec  # noqa: E402
 from realtime.format.style import Style, load_style  # noqa: E402
 from realtime.offline.validate import measure_cost, measure_latency, measure_onset_latency, run_blocks  # noqa: E402
 
@@ -340,19 +360,136 @@ class Setting:
     metrics: set[str] = field(default_factory=set)
 
 
-def knob_names(style: Style) -> list[str]:
-    return [p.name for p in style.manifest.params]
+class Renderer:
+    """What the settings are measured on: a style (``StyleRenderer``) or an offline anchor
+    (``WorldAnchor``). ``knobs`` are its knobs in the order ``render`` takes their values."""
+
+    name: str
+    knobs: tuple[ParamSpec, ...]
+    sample_rate: int
+
+    def render(self, audio: np.ndarray, params: Sequence[float]) -> np.ndarray:
+        """The output for mono ``audio`` (at ``sample_rate``, float) with knob values ``params``:
+        mono float64, the same length as ``audio`` and aligned with it."""
+        raise NotImplementedError
 
 
-def resolve(style: Style, knobs: dict[str, float]) -> tuple[float, ...]:
+class StyleRenderer(Renderer):
+    """A style, rendered by ``render(runner, ...)`` (from zero state, in blocks, latency removed)."""
+
+    def __init__(self, style: Style, runner: StyleRunner | None = None) -> None:
+        self.style = style
+        self.runner = runner if runner is not None else new_runner(style)
+        self.name = style.name
+        self.knobs = tuple(style.manifest.params)
+        self.sample_rate = self.runner.sample_rate
+
+    def render(self, audio: np.ndarray, params: Sequence[float]) -> np.ndarray:
+        return render(self.runner, audio, params)
+
+
+class WorldAnchor(Renderer):
+    """The offline reference: WORLD analysis (Harvest f0 at ``f0_floor``..``f0_ceil``, 5 ms frames;
+    CheapTrick spectral envelope; D4C aperiodicity) and synthesis at 48 kHz, with f0 multiplied
+    by 2^(pitch / 12) and the envelope and aperiodicity of each frame warped along frequency,
+    sp'(f) = sp(f / 2^(formant / 12)) (linear interpolation between bins, the last bin held
+    beyond the top). Non-causal (each analysis sees the whole clip) and offline. The analysis of
+    a clip does not depend on the knobs, so it is kept (per clip content, in memory: about 3.3 MB
+    a second of audio) for the next setting."""
+
+    key = "world"
+    label = "WORLD (offline, non-causal)"
+    f0_floor_hz, f0_ceil_hz, frame_ms = 60.0, 1000.0, 5.0
+
+    def __init__(self) -> None:
+        self.name = self.label
+        self.knobs = (ParamSpec("pitch", -12.0, 12.0, 0.0, "st", 1.0),
+                      ParamSpec("formant", -4.0, 4.0, 0.0, "st", 0.5))
+        self.sample_rate = RATE
+        self.pyworld = import_pyworld()
+        self._analyses: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # time spent so far, and the audio it was spent on (each clip is analysed once)
+        self.analysis_seconds = self.synthesis_seconds = 0.0
+        self.analysed_samples = self.synthesised_samples = 0
+
+    def method(self) -> str:
+        return (f"pyworld {pyworld_version()}: harvest (f0 {self.f0_floor_hz:g}-{self.f0_ceil_hz:g} Hz, "
+                f"{self.frame_ms:g} ms frames), cheaptrick, d4c, synthesize, at {self.sample_rate} Hz; "
+                "f0 x 2^(pitch/12); spectral envelope and aperiodicity warped sp'(f) = sp(f / 2^(formant/12)) "
+                "(linear between bins, last bin held); output cut or zero-padded to the input's length")
+
+    def analysis(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(f0, spectral envelope, aperiodicity) of ``audio`` (float64), computed once per content."""
+        key = hashlib.blake2b(audio.tobytes(), digest_size=16).digest() + len(audio).to_bytes(8, "little")
+        if key not in self._analyses:
+            started = time.perf_counter()
+            pw, rate = self.pyworld, self.sample_rate
+            f0, times = pw.harvest(audio, rate, f0_floor=self.f0_floor_hz, f0_ceil=self.f0_ceil_hz,
+                                   frame_period=self.frame_ms)
+            self._analyses[key] = (f0, pw.cheaptrick(audio, f0, times, rate), pw.d4c(audio, f0, times, rate))
+            self.analysis_seconds += time.perf_counter() - started
+            self.analysed_samples += len(audio)
+        return self._analyses[key]
+
+    def render(self, audio: np.ndarray, params: Sequence[float]) -> np.ndarray:
+        pitch_st, formant_st = params
+        x = np.ascontiguousarray(audio, dtype=np.float64)
+        f0, sp, ap = self.analysis(x)
+        started = time.perf_counter()
+        f0 = f0 * 2.0 ** (pitch_st / 12.0)
+        if formant_st != 0.0:
+            sp, ap = warp_frequency(sp, 2.0 ** (formant_st / 12.0)), warp_frequency(ap, 2.0 ** (formant_st / 12.0))
+        y = self.pyworld.synthesize(np.ascontiguousarray(f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap),
+                                    self.sample_rate, self.frame_ms)
+        out = np.zeros(len(x))
+        out[: min(len(x), len(y))] = y[: len(x)]
+        self.synthesis_seconds += time.perf_counter() - started
+        self.synthesised_samples += len(x)
+        return out
+
+    def timing(self) -> dict:
+        """Seconds spent and real-time factors of the analysis (once per clip) and the synthesis
+        (once per clip and setting); ``rtf_one_render``: both, for one render of a clip."""
+        analysis_rtf = self.analysis_seconds * self.sample_rate / max(self.analysed_samples, 1)
+        synthesis_rtf = self.synthesis_seconds * self.sample_rate / max(self.synthesised_samples, 1)
+        return {"analysis_seconds": self.analysis_seconds, "analysed_audio_seconds": self.analysed_samples / RATE,
+                "synthesis_seconds": self.synthesis_seconds,
+                "synthesised_audio_seconds": self.synthesised_samples / RATE,
+                "analysis_rtf": analysis_rtf, "synthesis_rtf": synthesis_rtf,
+                "rtf_one_render": analysis_rtf + synthesis_rtf}
+
+
+def warp_frequency(frames: np.ndarray, ratio: float) -> np.ndarray:
+    """Each row (one frame over frequency bins 0..K-1) warped so that out[k] = row(k / ratio):
+    linear interpolation between bins, the last bin held beyond the top."""
+    bins = frames.shape[1]
+    source = np.arange(bins) / ratio
+    low = np.minimum(np.floor(source).astype(int), bins - 1)
+    high = np.minimum(low + 1, bins - 1)
+    frac = np.clip(source - low, 0.0, 1.0)
+    return frames[:, low] * (1.0 - frac) + frames[:, high] * frac
+
+
+ANCHORS = {WorldAnchor.key: WorldAnchor}
+
+
+def knob_specs(renderer: Renderer | Style) -> tuple[ParamSpec, ...]:
+    return tuple(renderer.manifest.params) if isinstance(renderer, Style) else tuple(renderer.knobs)
+
+
+def knob_names(renderer: Renderer | Style) -> list[str]:
+    return [p.name for p in knob_specs(renderer)]
+
+
+def resolve(renderer: Renderer | Style, knobs: dict[str, float]) -> tuple[float, ...]:
     """All knob values: ``knobs`` where given, defaults elsewhere, clamped (and stepped)."""
-    return tuple(spec.clamp(knobs.get(spec.name, spec.default)) for spec in style.manifest.params)
+    return tuple(spec.clamp(knobs.get(spec.name, spec.default)) for spec in knob_specs(renderer))
 
 
-def settings_for(style: Style, quick: bool) -> list[Setting]:
-    """The knob settings this style is measured at: pitch steps (formant 0), the WER grid over
-    the knobs it has, DNSMOS at pitch +-5 and the defaults; identical settings merged."""
-    names = knob_names(style)
+def settings_for(renderer: Renderer | Style, quick: bool) -> list[Setting]:
+    """The knob settings a style or anchor is measured at: pitch steps (formant 0), the WER grid
+    over the knobs it has, DNSMOS at pitch +-5 and the defaults; identical settings merged."""
+    names = knob_names(renderer)
     has_pitch, has_formant = "pitch" in names, "formant" in names
     wanted: list[tuple[dict[str, float], str]] = [({}, "pitch"), ({}, "wer"), ({}, "dnsmos")]
     zero_formant = {"formant": 0.0} if has_formant else {}
@@ -367,10 +504,10 @@ def settings_for(style: Style, quick: bool) -> list[Setting]:
             corner = all(v != 0.0 for v in knobs.values())
             if knobs and (corner or not quick):
                 wanted.append((knobs, "wer"))
-    defaults = resolve(style, {})
+    defaults = resolve(renderer, {})
     by_params: dict[tuple[float, ...], Setting] = {}
     for knobs, metric in wanted:
-        params = resolve(style, knobs)
+        params = resolve(renderer, knobs)
         if params not in by_params:
             named = {k: params[names.index(k)] for k in ("pitch", "formant") if k in names}
             label = ", ".join(f"{k} {v:+g}" for k, v in named.items())
@@ -444,16 +581,17 @@ def cost_report(runner: StyleRunner, speech: np.ndarray) -> dict:
             "median_rtf": median_s / block_s, "p99_rtf": p99_s / block_s, "calls": TIMED_CALLS}
 
 
-def measure_setting(runner: StyleRunner, setting: Setting, clips: list[Clip], dry: list[ClipScores],
+def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry: list[ClipScores],
                     recognise: Recogniser) -> tuple[dict, np.ndarray | None]:
-    """Render the clips this setting's metrics need and score them against the dry ones: the
-    setting's results, and its pitch errors in cents (None when pitch is not measured here)."""
-    rate = runner.sample_rate
+    """Render (a style or an anchor) the clips this setting's metrics need and score them against
+    the dry ones: the setting's results, and its pitch errors in cents (None when pitch is not
+    measured here)."""
+    rate = renderer.sample_rate
     cents, refs, hyps, ovrl = [], [], [], {"flite": [], "fillets": []}
     for clip, dry_scores in zip(clips, dry):
         if setting.metrics == {"wer"} and clip.text is None:
             continue
-        styled = render(runner, resample(clip.audio, RATE, rate), setting.params)
+        styled = renderer.render(resample(clip.audio, RATE, rate), setting.params)
         scores = analyse(styled, rate, setting.metrics, recognise, clip.text is not None)
         if scores.f0_hz is not None:
             cents.append(f0_cents_error(dry_scores.f0_hz, scores.f0_hz, setting.pitch_st))
@@ -463,7 +601,7 @@ def measure_setting(runner: StyleRunner, setting: Setting, clips: list[Clip], dr
         if scores.ovrl is not None:
             ovrl[clip.source].append(scores.ovrl)
     result: dict = {"label": setting.label, "is_defaults": setting.is_defaults,
-                    "params": dict(zip(knob_names(runner.style), setting.params)),
+                    "params": dict(zip(knob_names(renderer), setting.params)),
                     "expected_pitch_st": setting.pitch_st}
     pooled_cents = np.concatenate(cents) if "pitch" in setting.metrics else None
     if pooled_cents is not None:
@@ -481,6 +619,24 @@ def mean_by_source(values: dict[str, list[float]]) -> dict:
     return {"all": float(np.mean(every)), **{k: float(np.mean(vs)) for k, vs in values.items() if vs}}
 
 
+def measure_settings(renderer: Renderer, clips: list[Clip], dry: list[ClipScores], dry_summary: dict,
+                     quick: bool, recognise: Recogniser) -> dict:
+    """Every setting of ``settings_for(renderer, quick)`` measured, and their summary."""
+    settings = settings_for(renderer, quick)
+    measured_settings, cents_by_setting = [], []
+    for index, setting in enumerate(settings, 1):
+        setting_started = time.perf_counter()
+        measured, cents = measure_setting(renderer, setting, clips, dry, recognise)
+        measured_settings.append(measured)
+        cents_by_setting.append(cents)
+        log(f"{renderer.name}: setting {index}/{len(settings)} ({setting.label}; "
+            f"{', '.join(sorted(setting.metrics))}) {describe(measured, dry_summary)} "
+            f"[{time.perf_counter() - setting_started:.0f} s]")
+    return {"settings": measured_settings,
+            "summary": summarise_style(measured_settings, cents_by_setting, dry_summary,
+                                       "pitch" in knob_names(renderer))}
+
+
 def bench_style(style: Style, clips: list[Clip], dry: list[ClipScores], dry_summary: dict, quick: bool,
                 recognise: Recogniser) -> dict:
     started = time.perf_counter()
@@ -491,18 +647,35 @@ def bench_style(style: Style, clips: list[Clip], dry: list[ClipScores], dry_summ
     log(f"{style.name}: latency and cost")
     result["latency"] = latency_report(runner)
     result["cost"] = cost_report(runner, resample(clips[0].audio, RATE, runner.sample_rate))
-    settings = settings_for(style, quick)
-    result["settings"] = []
-    cents_by_setting = []
-    for index, setting in enumerate(settings, 1):
-        setting_started = time.perf_counter()
-        measured, cents = measure_setting(runner, setting, clips, dry, recognise)
-        result["settings"].append(measured)
-        cents_by_setting.append(cents)
-        log(f"{style.name}: setting {index}/{len(settings)} ({setting.label}; {', '.join(sorted(setting.metrics))}) "
-            f"{describe(measured, dry_summary)} [{time.perf_counter() - setting_started:.0f} s]")
-    result["summary"] = summarise_style(result["settings"], cents_by_setting, dry_summary, "pitch" in knob_names(style))
+    result.update(measure_settings(StyleRenderer(style, runner), clips, dry, dry_summary, quick, recognise))
     result["non_finite_resets"] = runner.non_finite_resets
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+def pyworld_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for distribution in ("pyworld", "pyworld-prebuilt"):
+        try:
+            return version(distribution)
+        except PackageNotFoundError:
+            pass
+    return "(version unknown)"
+
+
+def bench_anchor(key: str, clips: list[Clip], dry: list[ClipScores], dry_summary: dict, quick: bool,
+                 recognise: Recogniser) -> dict:
+    """An anchor measured by the styles' protocol; offline, so no latency and no cost (``null``);
+    its own processing time is recorded (``offline_timing``) for information only."""
+    started = time.perf_counter()
+    anchor = ANCHORS[key]()
+    log(f"{anchor.name}: anchor")
+    result = {"style": anchor.name, "anchor": key, "offline": True, "causal": False,
+              "method": anchor.method(), "knobs": {p.name: p.default for p in anchor.knobs},
+              "latency": None, "cost": None}
+    result.update(measure_settings(anchor, clips, dry, dry_summary, quick, recognise))
+    result["offline_timing"] = anchor.timing()
     result["seconds"] = time.perf_counter() - started
     return result
 
@@ -591,8 +764,12 @@ def main() -> int:
     parser.add_argument("--sentences", type=int, default=8,
                         help=f"Harvard sentences per flite voice (1-{len(HARVARD_SENTENCES)})")
     parser.add_argument("--quick", action="store_true", help="WER grid: the four corners (and the defaults) only")
+    parser.add_argument("--anchors", nargs="+", default=[WorldAnchor.key], choices=[*ANCHORS, "none"],
+                        help="offline references measured the same way, shown as their own rows "
+                             f"(default: {WorldAnchor.key}; 'none': skip)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    anchors = [] if "none" in args.anchors else list(dict.fromkeys(args.anchors))
 
     paths = args.styles or default_styles()
     if not paths:
@@ -613,16 +790,18 @@ def main() -> int:
     dry, dry_summary = dry_scores(clips, recognise)
     sources = describe_sources(clips, args.sentences)
     results = [bench_style(style, clips, dry, dry_summary, args.quick, recognise) for style in styles]
+    anchor_results = [bench_anchor(key, clips, dry, dry_summary, args.quick, recognise) for key in anchors]
 
-    print(table(results, dry_summary))
+    print(table(results + anchor_results, dry_summary))
     print()
-    print(settings_table(results))
+    print(settings_table(results + anchor_results))
     print()
     print(sources)
     log(f"done in {time.perf_counter() - started:.0f} s")
     if args.json:
         args.json.write_text(json.dumps({"sources": sources, "sentences_per_voice": args.sentences, "quick": args.quick,
-                                         "dry": dry_summary, "styles": results}, indent=2, default=float) + "\n")
+                                         "dry": dry_summary, "styles": results, "anchors": anchor_results},
+                                        indent=2, default=float) + "\n")
     return 0
 
 
@@ -649,9 +828,13 @@ def table(results: list[dict], dry_summary: dict) -> str:
              "|---|---|---|---|---|---|"]
     for r in results:
         lat, cost, s = r["latency"], r["cost"], r["summary"]
-        latency = (f"{lat['declared_ms']:.2f} / {fmt(lat['measured_ms'], '.2f')} "
-                   f"({lat['declared_with_block_ms']:.2f} / {fmt(lat['measured_with_block_ms'], '.2f')})")
-        rtf = f"{cost['median_rtf']:.3f} / {cost['p99_rtf']:.3f} ({cost['median_us']:.0f} / {cost['p99_us']:.0f} us)"
+        if r.get("offline"):
+            latency = rtf = "offline / n/a"
+        else:
+            latency = (f"{lat['declared_ms']:.2f} / {fmt(lat['measured_ms'], '.2f')} "
+                       f"({lat['declared_with_block_ms']:.2f} / {fmt(lat['measured_with_block_ms'], '.2f')})")
+            rtf = (f"{cost['median_rtf']:.3f} / {cost['p99_rtf']:.3f} "
+                   f"({cost['median_us']:.0f} / {cost['p99_us']:.0f} us)")
         pitch = s["pitch_overall"]
         pitch_cell = "n/a" if pitch is None or not pitch["voiced_frames"] else (
             f"{pitch['median_abs_cents']:.1f} / {100 * pitch['octave_error_fraction']:.1f}%"
