@@ -2,8 +2,11 @@
 in PyTorch ops that export to ONNX, every piece of state explicit.
 
 How it works, per frame of ``HOP`` = 128 samples (48 kHz):
-- The streaming YIN tracker (``models.pitch``) gives the input's period and how periodic it is;
-  unvoiced frames count as period ``UNVOICED_PERIOD``. Both phases below follow the median of
+- The streaming YIN tracker (``models.pitch``) gives the input's period and how periodic it is.
+  A frame is voiced when confidently periodic, or when it continues a voiced stretch at a nearby
+  period with less confidence (a voiced consonant, a breathy or creaky vowel: left unshifted,
+  such a frame would jump back to the input's pitch in the middle of a word); unvoiced frames
+  count as period ``UNVOICED_PERIOD``. Both phases below follow the median of
   that period over ``SMOOTHING`` frames, so a tracker's octave slip of a frame or two never
   reaches the output; the median is known ``LAG`` frames late, which costs nothing, because the
   grains are cut from audio older than that anyway.
@@ -22,13 +25,15 @@ How it works, per frame of ``HOP`` = 128 samples (48 kHz):
 
 Latency: a grain centred at output time c is placed ``HALF_OUT`` samples before c and reads
 input up to ``HALF_IN`` samples after its analysis mark, which is at most ``LATENCY - HALF_OUT``
-before the present. So at low pitch (below about 94 Hz at formant 0) the grains cover less than
+before the present. So at low pitch (below 100 Hz at formant 0) the grains cover less than
 one period either side (with a gain that keeps the level), and for long periods the mark is the
 nearest one *before* c - LATENCY: the delay is then up to half a period longer.
-``LATENCY`` = 1024 samples (21.3 ms); a 128-frame block adds 2.7 ms: 24.0 ms in all.
+``LATENCY`` = 992 samples (20.7 ms); a 128-frame block adds 2.7 ms: 23.3 ms in all. Voiced
+sound waits up to half an output period more for its first grain; the styles declare the
+onset latency measured at their default knobs (``models/voice_recipes.py``).
 
 Modes: ``shift`` (pitch and formant); ``robot`` (voiced grains at one fixed pitch, set by the
-pitch knob around ``ROBOT_HZ``, C3); ``whisper`` (voiced grains, each at most half a period long,
+pitch knob around ``ROBOT_HZ``, E3); ``whisper`` (voiced grains, each at most half a period long,
 placed at irregular times with random signs: the vocal tract's response with no pitch in it; the
 pitch knob sets how dense the grains are).
 Randomness is a hash of a frame counter carried in the state, so streaming equals one call.
@@ -45,8 +50,8 @@ from models.arch import stream
 from models.pitch import HOP, RATE, PitchLoudness
 
 ARCH = "voice"
-LATENCY = 1024
-HALF_OUT = 512  # the longest grain half-length, output samples
+LATENCY = 992
+HALF_OUT = 480  # the longest grain half-length, output samples
 HALF_IN = LATENCY - HALF_OUT - 4  # the longest grain half-length, input samples (cubic taps stay in the past)
 UNVOICED_PERIOD = 256  # divides LATENCY - HALF_OUT: at no shift, marks align and the delay is exactly LATENCY
 MIN_PERIOD = 43  # output f0 at most 1116 Hz
@@ -58,8 +63,11 @@ PHASE_FRAMES = 14  # analysis-phase history kept (frames): covers LATENCY - HALF
 HISTORY = LATENCY + MAX_PERIOD + HALF_IN + 2 * HOP  # input samples kept
 VOICED_CONFIDENCE = (0.5, 0.7)  # YIN confidence: unvoiced below, voiced above
 LEVEL_GATE_DB = -60.0  # quieter frames are treated as unvoiced
-GATE_FRAMES = 3
-ROBOT_HZ = 130.81  # C3
+GATE_FRAMES = 3  # = LAG + 1
+CONTINUE_CONFIDENCE = 0.2
+CONTINUE_SEMITONES = 1.0
+CONTINUE_FRAMES = 60  # 160 ms
+ROBOT_HZ = 164.81  # E3
 WHISPER_PERIOD = 192.0  # mean grain spacing while whispering (4 ms)
 MAX_GAIN = 2.0
 
@@ -129,15 +137,36 @@ class VoiceModel(nn.Module):
             torch.zeros(batch, SMOOTHING - 1),  # the tracker's recent periods (0: none yet, unvoiced)
             torch.zeros(batch, GATE_FRAMES - 1),  # recent voicing targets
             torch.zeros(batch, 1),  # frame counter (randomness)
+            torch.zeros(batch, 1),  # the period of the last confidently voiced frame (0: none)
+            torch.zeros(batch, 1),  # frames since then
         ]
 
-    def _voicing(self, confidence, loudness_db, gates):
+    @staticmethod
+    def _continuation(period, confidence, strong, held, since):
+        """Frames that continue a voiced stretch although the tracker is less sure (a voiced
+        consonant, a breathy or creaky vowel): confidence above CONTINUE_CONFIDENCE and a period
+        within CONTINUE_SEMITONES of the last confidently voiced frame's, at most CONTINUE_FRAMES
+        after it. Noise has no such continuity. Returns the mask and the new (held, since)."""
+        frames = period.shape[1]
+        index = torch.arange(1, frames + 1, device=period.device)
+        marks = torch.where(strong, index[None, :], torch.zeros_like(index)[None, :])
+        visible = (index[None, :] <= index[:, None]).to(marks.dtype)  # [i, j]: j <= i
+        last = (marks[:, None, :] * visible[None]).amax(dim=2)  # 1 + the last strong frame so far, 0: none
+        held_now = torch.cat([held, period], dim=1).gather(1, last)
+        since_now = torch.where(last > 0, index[None, :] - last, since.to(torch.int64) + index[None, :]).to(period.dtype)
+        close = torch.abs(torch.log2(period / held_now.clamp(min=1.0))) < CONTINUE_SEMITONES / 12
+        continued = (confidence > CONTINUE_CONFIDENCE) & close & (since_now <= CONTINUE_FRAMES) & (held_now > 0)
+        return continued, held_now[:, -1:], since_now[:, -1:].clamp(max=1000.0)
+
+    def _voicing(self, confidence, continued, gates):
+        """Voicing target per frame (0..1 from the confidence; 1 where a stretch continues), its
+        average over GATE_FRAMES, and whether the frame LAG before is voiced."""
         target = ((confidence - VOICED_CONFIDENCE[0]) / (VOICED_CONFIDENCE[1] - VOICED_CONFIDENCE[0])).clamp(0.0, 1.0)
-        target = target * (loudness_db > LEVEL_GATE_DB).to(target.dtype)
+        target = torch.where(continued, torch.ones_like(target), target)
         frames = target.shape[1]
         joined = torch.cat([gates, target], dim=1)
         smooth = sum(joined[:, k : k + frames] for k in range(GATE_FRAMES)) / GATE_FRAMES
-        return target, smooth, joined[:, frames:]
+        return target, smooth, joined[:, frames:], joined[:, :frames] > 0.0
 
     @staticmethod
     def _ramp(device) -> torch.Tensor:
@@ -159,14 +188,18 @@ class VoiceModel(nn.Module):
         return (phase, HOP / (upper - lower)) if with_period else phase
 
     def step(self, audio: torch.Tensor, params: torch.Tensor, *state: torch.Tensor):
-        fir, pitch_history, history, carry, bounds_state, synth_phase, recent, gates, counter = state
+        fir, pitch_history, history, carry, bounds_state, synth_phase, recent, gates, counter, held, since = state
         x = audio[:, 0]
         batch, samples = x.shape
         frames = samples // HOP
         f0_hz, confidence, loudness, fir, pitch_history = self.tracker.step(x, fir, pitch_history)
-        target, voicing, gates = self._voicing(confidence, loudness, gates)
+        period_raw = (RATE / f0_hz).clamp(MIN_PERIOD, MAX_PERIOD)
+        audible = (loudness > LEVEL_GATE_DB).to(confidence.dtype)
+        strong = confidence * audible > VOICED_CONFIDENCE[0]
+        continued, held, since = self._continuation(period_raw, confidence * audible, strong, held, since)
+        target, voicing, gates, voiced_lagged = self._voicing(confidence * audible, continued, gates)
         voiced = target > 0.0
-        period_in = torch.where(voiced, (RATE / f0_hz).clamp(MIN_PERIOD, MAX_PERIOD), torch.full_like(f0_hz, float(UNVOICED_PERIOD)))
+        period_in = torch.where(voiced, period_raw, torch.full_like(f0_hz, float(UNVOICED_PERIOD)))
 
         # the period both phases follow: the median of the tracker's over SMOOTHING frames (no
         # octave jump of one or two frames gets through), known LAG frames after the fact
@@ -217,7 +250,7 @@ class VoiceModel(nn.Module):
         # at no shift is exactly at centre - LATENCY
         formant = torch.pow(2.0, params[:, 1:2].to(torch.float64) / 12.0)
         longest_in = torch.minimum(torch.full_like(formant, float(HALF_IN)), HALF_OUT * formant)
-        grain_voiced = voiced.repeat_interleave(MARKS_PER_FRAME, dim=1)
+        grain_voiced = voiced_lagged.repeat_interleave(MARKS_PER_FRAME, dim=1)
         wanted = centre - LATENCY
         phase_wanted, period_wanted = self._phase_at(bounds, wanted, with_period=True)
         slack = (HALF_IN - torch.minimum(period_wanted, longest_in)) / period_wanted
@@ -263,7 +296,7 @@ class VoiceModel(nn.Module):
         bounds = bounds[:, bounds.shape[1] - PHASE_FRAMES - 1 :]
         bounds = bounds - torch.floor(bounds[:, :1]) - ramp
         return (out[:, None, :], fir, pitch_history, history, carry, _split(bounds).reshape(batch, -1),
-                synth_phase, recent, gates, counter)
+                synth_phase, recent, gates, counter, held, since)
 
     def forward(self, audio: torch.Tensor, params: torch.Tensor, chunk: int = 64 * HOP) -> torch.Tensor:
         """The streaming path over a whole signal from zero state, ``chunk`` samples a call."""

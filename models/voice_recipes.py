@@ -10,9 +10,12 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.export import export_style
+import torch
+
+from models.export import ExportError, export_style
 from models.pitch import RATE
 from models.voice import ARCH, FORMANT, HOP, LATENCY, PITCH, VoiceModel
+from realtime.offline.validate import onset_delay
 
 STYLES_DIR = Path(__file__).resolve().parent.parent / "realtime" / "styles"
 
@@ -24,7 +27,6 @@ class VoiceRecipe:
     pitch: float  # default, semitones
     formant: float  # default, semitones
     description: str
-    latency: int = LATENCY  # declared: validate's tone onset is within 48 samples of it
 
 
 VOICE_RECIPES = {
@@ -34,15 +36,30 @@ VOICE_RECIPES = {
         VoiceRecipe("younger", "shift", 4.0, 2.5, "A younger, smaller voice: pitch and formants raised together."),
         VoiceRecipe("feminine", "shift", 6.0, 2.5, "A typical male voice moved to a typical female range (pitch +6, formants +2.5)."),
         VoiceRecipe("masculine", "shift", -6.0, -2.5, "A typical female voice moved to a typical male range (pitch -6, formants -2.5)."),
-        VoiceRecipe("robot", "robot", 0.0, 0.0, "A monotone machine voice: every voiced sound on one note (C3, 131 Hz, at pitch 0)."),
-        # whisper's grains are half a period long, so a voiced onset is heard ~55 samples sooner
-        # than the unvoiced path's exact LATENCY: declared between the two, within 48 of each
-        VoiceRecipe("whisper", "whisper", 0.0, 0.0, "A whisper: the voice's own formants with no pitch in them.", 992),
+        VoiceRecipe("robot", "robot", 0.0, 0.0, "A monotone machine voice: every voiced sound on one note (E3, 165 Hz, at pitch 0)."),
+        VoiceRecipe("whisper", "whisper", 0.0, 0.0, "A whisper: the voice's own formants with no pitch in them."),
     )
 }
 
 
-def voice_manifest(recipe: VoiceRecipe) -> dict:
+def onset_latency(model: VoiceModel, recipe: VoiceRecipe) -> int:
+    """The latency to declare: ``validate``'s tone-onset delay at the recipe's default knobs,
+    measured on the model itself and rounded to 8 samples. A voiced onset waits for its first
+    grain (up to half an output period), so it depends on the pitch knob: unvoiced sound is
+    exactly ``LATENCY`` late, voiced sound around this."""
+    params = torch.tensor([[recipe.pitch, recipe.formant]])
+
+    def run(audio):
+        with torch.no_grad():
+            return model(torch.from_numpy(audio)[None, None], params, chunk=HOP)[0, 0].numpy()
+
+    measured = onset_delay(run, RATE)
+    if measured is None:
+        raise ExportError(f"voice style '{recipe.name}': no output for a tone, so no latency to declare")
+    return int(8 * round(measured / 8))
+
+
+def voice_manifest(recipe: VoiceRecipe, latency: int = LATENCY) -> dict:
     return {
         "schema": 1,
         "name": recipe.name,
@@ -51,7 +68,7 @@ def voice_manifest(recipe: VoiceRecipe) -> dict:
         "sample_rate": RATE,
         "channels": 1,
         "block_multiple": HOP,
-        "latency_samples": recipe.latency,
+        "latency_samples": latency,
         "latency_probe": "onset",
         "params": [PITCH | {"default": recipe.pitch}, FORMANT | {"default": recipe.formant}],
         "provenance": {
@@ -70,5 +87,7 @@ def make_voice_style(name: str, steps=None, progress=None, evaluate_only: bool =
     if name not in VOICE_RECIPES:
         raise KeyError(f"unknown voice recipe '{name}' (recipes: {', '.join(VOICE_RECIPES)})")
     recipe = VOICE_RECIPES[name]
-    report = export_style(VoiceModel(recipe.mode), voice_manifest(recipe), Path(out_dir) / f"{name}.onnx")
-    return {"name": name, "mode": recipe.mode, **report.numbers()}
+    model = VoiceModel(recipe.mode).eval()
+    latency = onset_latency(model, recipe)
+    report = export_style(model, voice_manifest(recipe, latency), Path(out_dir) / f"{name}.onnx")
+    return {"name": name, "mode": recipe.mode, "latency_samples": latency, **report.numbers()}
