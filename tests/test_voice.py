@@ -138,3 +138,27 @@ def test_pitch_knob_on_a_rendered_voice_is_within_10_cents(tmp_path, semitones):
     wet, _ = render("deeper", dry, pitch=semitones, formant=0.0)
     median, _ = median_cents_error(dry, wet, semitones)
     assert median <= 10.0, median
+
+
+@pytest.mark.parametrize("name", ["feminine", "masculine", "robot"])
+def test_no_clicks_at_block_or_grain_edges(name):
+    """A steady vowel through the style in 128-frame blocks: no sample-to-sample step of the
+    output is larger than 1.5 times the largest of the input (a click at a block or grain edge
+    would be), and the high-frequency energy right at the block edges is no larger than
+    elsewhere (a discontinuity at every block would be)."""
+    rate_hz = 150.0
+    n = RATE
+    pulses = (np.diff(np.floor(np.arange(n) * rate_hz / RATE), prepend=0.0) > 0).astype(float)
+    vowel = np.zeros(n)
+    for centre_hz, bandwidth_hz, gain in ((700, 80, 1.0), (1200, 100, 0.5), (2500, 150, 0.2)):
+        r, theta = np.exp(-np.pi * bandwidth_hz / RATE), 2 * np.pi * centre_hz / RATE
+        vowel += gain * lfilter([1 - r], [1, -2 * r * np.cos(theta), r * r], pulses)
+    vowel = (0.3 * vowel / np.abs(vowel).max()).astype(np.float32)
+    out, latency = render(name, vowel)
+    start, stop = RATE // 4, n - RATE // 8
+    steady = out[start:stop]
+    assert np.abs(np.diff(steady)).max() <= 1.5 * np.abs(np.diff(vowel)).max()
+    curvature = np.diff(steady, 2) ** 2  # curvature[i] is centred on steady[i + 1]
+    device_time = np.arange(len(curvature)) + 1 + start + latency  # the sample's time at the style's output
+    at_edges = (device_time % 128 == 0) | (device_time % 128 == 127)
+    assert curvature[at_edges].mean() <= 2.0 * curvature.mean()
