@@ -185,7 +185,7 @@ def register(subparsers) -> None:
     matcher.add_argument("--overwrite", action="store_true")
     matcher.set_defaults(func=cmd_train_match)
 
-    recipe = sub.add_parser("recipe", help="re-create a shipped style from scratch (a name, or all, effects, timbre)")
+    recipe = sub.add_parser("recipe", help="re-create a shipped style from scratch (a name, or all, effects, timbre, voice)")
     recipe.add_argument("name")
     recipe.add_argument("--steps", type=int, help="override the recipe's training steps")
     recipe.add_argument("--evaluate-only", action="store_true", help="re-measure and re-export the committed checkpoint")

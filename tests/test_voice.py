@@ -162,3 +162,18 @@ def test_no_clicks_at_block_or_grain_edges(name):
     device_time = np.arange(len(curvature)) + 1 + start + latency  # the sample's time at the style's output
     at_edges = (device_time % 128 == 0) | (device_time % 128 == 127)
     assert curvature[at_edges].mean() <= 2.0 * curvature.mean()
+
+
+def test_the_shipped_voice_styles_are_what_the_recipe_exports(tmp_path):
+    """`stylerack train recipe voice` re-creates the shipped files: a fresh export of one
+    renders exactly what the shipped one does (same manifest, same output)."""
+    pytest.importorskip("torch")
+    from models.voice_recipes import make_voice_style
+
+    report = make_voice_style("masculine", out_dir=tmp_path)
+    fresh, shipped = load_style(tmp_path / "masculine.onnx"), load_style(BY_NAME["masculine"])
+    assert fresh.manifest.latency_samples == shipped.manifest.latency_samples == report["latency_samples"]
+    assert [p.default for p in fresh.manifest.params] == [p.default for p in shipped.manifest.params]
+    audio = np.pad(glottal_glide(1.0), (0, 2048))[None, :]
+    outputs = [run_blocks(StyleRunner(style, max_frames=128), audio, 128) for style in (fresh, shipped)]
+    assert np.abs(outputs[0] - outputs[1]).max() <= 1e-6
