@@ -90,7 +90,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from denoise_material import RATE, Item, Missing, TestMaterial, flite_version, make_item, resample  # noqa: E402
+from denoise_material import RATE, Item, Missing, TestMaterial, make_item  # noqa: E402
+from speech_sources import flite_version, resample  # noqa: E402
 
 from realtime.engine.runner import StyleRunner, round_up  # noqa: E402
 from realtime.errors import StyleRackError  # noqa: E402

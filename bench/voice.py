@@ -73,7 +73,6 @@ import importlib.util
 import json
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -82,12 +81,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from realtime.engine.runner import StyleRunner, round_up  # noqa: E402
+from speech_sources import HARVARD_SENTENCES as ALL_HARVARD_SENTENCES  # noqa: E402
+from speech_sources import flite_say, flite_version, read_mono, resample  # noqa: E402
 from realtime.errors import StyleRackError  # noqa: E402
 from realtime.format.manifest import ParamSpec  # noqa: E402
 from realtime.format.style import Style, load_style  # noqa: E402
@@ -102,30 +103,7 @@ TIMED_CALLS = 3000
 WARM_UP_CALLS = 200
 
 FLITE_VOICES = ("kal", "awb", "rms", "slt")
-HARVARD_SENTENCES = (
-    # list 1
-    "The birch canoe slid on the smooth planks.",
-    "Glue the sheet to the dark blue background.",
-    "It's easy to tell the depth of a well.",
-    "These days a chicken leg is a rare dish.",
-    "Rice is often served in round bowls.",
-    "The juice of lemons makes fine punch.",
-    "The box was thrown beside the parked truck.",
-    "The hogs were fed chopped corn and garbage.",
-    "Four hours of steady work faced us.",
-    "A large size in stockings is hard to sell.",
-    # list 2
-    "The boy was there when the sun rose.",
-    "A rod is used to catch pink salmon.",
-    "The source of the huge river is the clear spring.",
-    "Kick the ball straight and follow through.",
-    "Help the woman get back to her feet.",
-    "A pot of tea helps to pass the evening.",
-    "Smoky fires lack flame and heat.",
-    "The soft cushion broke the man's fall.",
-    "The salt breeze came across from the sea.",
-    "The girl at the booth sold fifty bonds.",
-)
+HARVARD_SENTENCES = ALL_HARVARD_SENTENCES[:20]  # lists 1 and 2
 FILLETS_SOUND = Path("/usr/share/games/fillets-ng/sound")
 #: (file under FILLETS_SOUND, language): the package's spoken lines of 2-6 s (the Russian elk's
 #: and the German parrot's), less three of the eight Russian ones
@@ -162,19 +140,8 @@ class Clip:
     text: str | None = None  # the words spoken (flite only)
 
 
-def resample(audio: np.ndarray, rate_from: int, rate_to: int) -> np.ndarray:
-    import soxr
-
-    return audio if rate_from == rate_to else soxr.resample(audio, rate_from, rate_to)
-
-
 def to_peak(audio: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> np.ndarray:
     return (audio * (10 ** (peak_dbfs / 20) / max(float(np.abs(audio).max()), 1e-9))).astype(np.float32)
-
-
-def read_mono(path: Path, rate: int = RATE) -> np.ndarray:
-    audio, file_rate = sf.read(str(path), dtype="float64", always_2d=True)
-    return resample(audio.mean(axis=1), file_rate, rate)
 
 
 def flite_sentences(voices: Sequence[str] = FLITE_VOICES, count: int = 8, rate: int = RATE) -> list[Clip]:
@@ -189,8 +156,7 @@ def flite_sentences(voices: Sequence[str] = FLITE_VOICES, count: int = 8, rate: 
         for voice in voices:
             for index, text in enumerate(HARVARD_SENTENCES[:count]):
                 path = Path(folder) / f"{voice}-{index}.wav"
-                subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(path)], check=True,
-                               capture_output=True)
+                flite_say(voice, text, path)
                 clips.append(Clip(f"flite/{voice}/{index:02d}", "flite", to_peak(read_mono(path, rate)), text))
     return clips
 
@@ -202,13 +168,6 @@ def fillets_speech(rate: int = RATE) -> list[Clip]:
                          "or scripts/setup.sh --material)")
     return [Clip(f"fillets/{language}/{Path(name).stem}", "fillets", to_peak(read_mono(FILLETS_SOUND / name, rate)))
             for name, language in FILLETS_CLIPS]
-
-
-def flite_version() -> str:
-    """"flite-2.2-current" or the like (from the "version:" line of ``flite --version``)."""
-    done = subprocess.run(["flite", "--version"], capture_output=True, text=True)
-    found = re.search(r"version:\s*(\S+)", done.stdout + done.stderr)
-    return found[1] if found else "flite"
 
 
 # ---- analysis ---------------------------------------------------------------------------------
