@@ -92,7 +92,7 @@ from speech_sources import flite_say, flite_version, read_mono, resample  # noqa
 from realtime.errors import StyleRackError  # noqa: E402
 from realtime.format.manifest import ParamSpec  # noqa: E402
 from realtime.format.style import Style, load_style  # noqa: E402
-from realtime.offline.validate import measure_cost, measure_latency, measure_onset_latency, run_blocks  # noqa: E402
+from realtime.offline.validate import measure_cost, measure_latency, measure_onset_latency, run_aligned  # noqa: E402
 
 RATE = 48000
 ANALYSIS_RATE = 16000  # pyworld, pocketsphinx and DNSMOS
@@ -488,12 +488,7 @@ def render(runner: StyleRunner, audio: np.ndarray, params: Sequence[float]) -> n
     ``audio``, aligned with it. A multi-channel style gets ``audio`` on every channel and its
     output's channel average is returned."""
     runner.set_params(params)
-    latency = runner.latency_samples
-    block = round_up(BLOCK_FRAMES, runner.block_multiple)
-    padded = np.zeros((runner.channels, round_up(len(audio) + latency, block)), np.float32)
-    padded[:, : len(audio)] = audio
-    out = run_blocks(runner, padded, block).mean(axis=0)
-    return out[latency : latency + len(audio)].astype(np.float64)
+    return run_aligned(runner, audio, BLOCK_FRAMES).astype(np.float64)
 
 
 def latency_report(runner: StyleRunner) -> dict:

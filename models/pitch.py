@@ -34,6 +34,17 @@ FIR_TAPS = 48
 SILENCE_DB = -100.0
 
 
+def last_marked(mask: torch.Tensor) -> torch.Tensor:
+    """For each frame of ``mask [B, n]`` (bool), 1 + the index of the last marked frame at or
+    before it, 0 where none is: a gather index into ``cat([held, values])`` that holds the last
+    marked value (and, through the 0, one carried in from the previous block)."""
+    frames = mask.shape[1]
+    index = torch.arange(1, frames + 1, device=mask.device)
+    marks = torch.where(mask, index[None, :], torch.zeros_like(index)[None, :])
+    visible = (index[None, :] <= index[:, None]).to(marks.dtype)  # [i, j]: j <= i
+    return (marks[:, None, :] * visible[None]).amax(dim=2)
+
+
 def lowpass_taps(taps: int = FIR_TAPS, cutoff_hz: float = 5000.0) -> np.ndarray:
     """Hann-windowed sinc, unit gain at DC."""
     n = np.arange(taps) - (taps - 1) / 2

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from models.arch import stream
-from models.pitch import HOP, PitchLoudness
+from models.pitch import HOP, PitchLoudness, last_marked
 from models.synth import HarmonicNoiseSynth
 
 ARCH = "timbre"
@@ -84,10 +84,7 @@ class TimbreModel(nn.Module):
         """Features per frame [B, n] -> synthesis controls per frame, and the new state."""
         frames = f0_hz.shape[1]
         voiced = confidence > VOICED_CONFIDENCE[0]
-        index = torch.arange(1, frames + 1, device=f0_hz.device)
-        marks = torch.where(voiced, index[None, :], torch.zeros_like(index)[None, :])
-        visible = index[None, :] <= index[:, None]  # [i, j]: j <= i
-        last = (marks[:, None, :] * visible[None]).amax(dim=2)  # 1 + last voiced frame so far, 0 = none
+        last = last_marked(voiced)  # 1 + last voiced frame so far, 0 = none
         f0 = torch.cat([held, f0_hz], dim=1).gather(1, last)
         held = f0[:, -1:]
         f0 = f0 * torch.pow(2.0, params[:, :1] / 12.0)

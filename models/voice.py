@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from models.arch import stream
-from models.pitch import HOP, RATE, PitchLoudness
+from models.pitch import HOP, RATE, PitchLoudness, last_marked
 
 ARCH = "voice"
 LATENCY = 992
@@ -149,9 +149,7 @@ class VoiceModel(nn.Module):
         after it. Noise has no such continuity. Returns the mask and the new (held, since)."""
         frames = period.shape[1]
         index = torch.arange(1, frames + 1, device=period.device)
-        marks = torch.where(strong, index[None, :], torch.zeros_like(index)[None, :])
-        visible = (index[None, :] <= index[:, None]).to(marks.dtype)  # [i, j]: j <= i
-        last = (marks[:, None, :] * visible[None]).amax(dim=2)  # 1 + the last strong frame so far, 0: none
+        last = last_marked(strong)  # 1 + the last strong frame so far, 0: none
         held_now = torch.cat([held, period], dim=1).gather(1, last)
         since_now = torch.where(last > 0, index[None, :] - last, since.to(torch.int64) + index[None, :]).to(period.dtype)
         close = torch.abs(torch.log2(period / held_now.clamp(min=1.0))) < CONTINUE_SEMITONES / 12

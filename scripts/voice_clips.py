@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from realtime.engine.runner import StyleRunner  # noqa: E402
 from realtime.format.catalog import shipped_styles_dir  # noqa: E402
 from realtime.format.style import load_style  # noqa: E402
-from realtime.offline.validate import run_blocks  # noqa: E402
+from realtime.offline.validate import run_aligned  # noqa: E402
 
 RATE = 48000
 TEXT = "The birch canoe slid on the smooth planks. She sells sea shells by the sea shore."
@@ -43,10 +43,7 @@ def speak(voice: str, folder: Path) -> np.ndarray:
 
 def style_render(name: str, audio: np.ndarray) -> np.ndarray:
     style = load_style(shipped_styles_dir() / f"{name}.onnx")
-    runner = StyleRunner(style, max_frames=128)
-    latency = style.manifest.latency_samples
-    padded = np.pad(audio, (0, latency + (-(len(audio) + latency) % 128)))
-    return run_blocks(runner, padded[None, :], 128)[0, latency : latency + len(audio)]
+    return run_aligned(StyleRunner(style, max_frames=128), audio, 128)
 
 
 def plot(pairs: list[tuple[str, np.ndarray, np.ndarray]], path: Path) -> None:

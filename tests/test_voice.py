@@ -13,10 +13,10 @@ from scipy.signal import lfilter
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from realtime.engine.runner import StyleRunner
+from realtime.engine.runner import StyleRunner, round_up
 from realtime.format.catalog import shipped_styles_dir
 from realtime.format.style import load_style
-from realtime.offline.validate import run_blocks, validate
+from realtime.offline.validate import run_aligned, run_blocks, validate
 
 RATE = 48000
 VOICES = sorted(p for p in shipped_styles_dir().glob("*.onnx") if load_style(p).manifest.category == "voice")
@@ -26,13 +26,10 @@ BY_NAME = {p.stem: p for p in VOICES}
 def render(name: str, audio: np.ndarray, block: int = 128, **knobs: float) -> tuple[np.ndarray, int]:
     """The style on ``audio`` in blocks; the output with the declared latency removed, and that latency."""
     style = load_style(BY_NAME[name])
-    runner = StyleRunner(style, max_frames=max(block, 128))
+    runner = StyleRunner(style, max_frames=round_up(block, style.manifest.block_multiple))
     params = [knobs.get(p.name, p.default) for p in style.manifest.params]
     runner.set_params(params)
-    latency = style.manifest.latency_samples
-    padded = np.pad(audio, (0, latency + (-(len(audio) + latency) % 128))).astype(np.float32)
-    out = run_blocks(runner, padded[None, :], block)[0]
-    return out[latency : latency + len(audio)], latency
+    return run_aligned(runner, audio, block), style.manifest.latency_samples
 
 
 def glottal_glide(seconds: float = 2.0, low_hz: float = 110.0, high_hz: float = 220.0) -> np.ndarray:
@@ -146,14 +143,8 @@ def test_no_clicks_at_block_or_grain_edges(name):
     output is larger than 1.5 times the largest of the input (a click at a block or grain edge
     would be), and the high-frequency energy right at the block edges is no larger than
     elsewhere (a discontinuity at every block would be)."""
-    rate_hz = 150.0
-    n = RATE
-    pulses = (np.diff(np.floor(np.arange(n) * rate_hz / RATE), prepend=0.0) > 0).astype(float)
-    vowel = np.zeros(n)
-    for centre_hz, bandwidth_hz, gain in ((700, 80, 1.0), (1200, 100, 0.5), (2500, 150, 0.2)):
-        r, theta = np.exp(-np.pi * bandwidth_hz / RATE), 2 * np.pi * centre_hz / RATE
-        vowel += gain * lfilter([1 - r], [1, -2 * r * np.cos(theta), r * r], pulses)
-    vowel = (0.3 * vowel / np.abs(vowel).max()).astype(np.float32)
+    vowel = glottal_glide(1.0, 150.0, 150.0)
+    n = len(vowel)
     out, latency = render(name, vowel)
     start, stop = RATE // 4, n - RATE // 8
     steady = out[start:stop]

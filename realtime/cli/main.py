@@ -169,7 +169,9 @@ def _knobs_text(manifest) -> str:
 def styles_markdown(styles) -> str:
     """The README's tables: effect styles (ESR), timbre styles (sound distance, pitch following)
     and voice styles (their knobs and latency; their measures are bench/voice.py's)."""
-    effects = [s.manifest for s in styles if s.manifest.category not in ("timbre", "voice")]
+    from realtime.format.catalog import RESYNTHESIS_CATEGORIES
+
+    effects = [s.manifest for s in styles if s.manifest.category not in RESYNTHESIS_CATEGORIES]
     voices = [s.manifest for s in styles if s.manifest.category == "voice"]
     timbres = [s.manifest for s in styles if s.manifest.category == "timbre"]
     lines = [

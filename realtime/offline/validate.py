@@ -68,6 +68,17 @@ def run_blocks(runner: StyleRunner, audio: np.ndarray, block: int) -> np.ndarray
     return out
 
 
+def run_aligned(runner: StyleRunner, audio: np.ndarray, block: int) -> np.ndarray:
+    """Mono ``audio`` on every channel of ``runner``, from zero state in blocks of ``block``
+    (rounded up to the style's block multiple), its declared latency removed: the channels'
+    average, as long as ``audio`` and aligned with it."""
+    latency = runner.latency_samples
+    block = round_up(block, runner.block_multiple)
+    padded = np.zeros((runner.channels, round_up(len(audio) + latency, block)), np.float32)
+    padded[:, : len(audio)] = audio
+    return run_blocks(runner, padded, block).mean(axis=0)[latency : latency + len(audio)]
+
+
 def check_streaming(runner: StyleRunner, sample_rate: int) -> Check:
     multiple = runner.block_multiple
     frames = round_up(int(STREAM_SECONDS * sample_rate), math.lcm(4096, multiple))
