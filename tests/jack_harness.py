@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -31,21 +34,40 @@ def jack_missing_reason() -> str | None:
     return None
 
 
+#: StyleRack's JACK client (PortAudio's name for it)
+HOST_CLIENT = "PortAudio"
+#: what jackd2 prints for each client that had not finished its cycle when an xrun came
+UNFINISHED = re.compile(r"JackEngine::XRun: client = (.+) was not finished")
+
+
 class JackServer:
+    """A named jackd2 server on the dummy backend. Its messages go to a log that
+    ``unfinished_clients`` reads: at each xrun the server names the clients that were late."""
+
     def __init__(self, name: str, period: int = PERIOD) -> None:
         self.name = name
         self.period = period
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+        self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             ["jackd", "-n", name, "-R", "-P", "70", "-d", "dummy", "-r", str(RATE), "-p", str(period)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
             env=self.env,
         )
         waited = subprocess.run(["jack_wait", "-w", "-t", "10"], env=self.env, capture_output=True, text=True)
         if waited.returncode != 0 or self.process.poll() is not None:
             self.stop()
             raise RuntimeError(f"JACK server '{name}' did not start: {waited.stdout} {waited.stderr}")
+
+    def log_mark(self) -> int:
+        """Where the server's log ends now (for ``unfinished_clients``)."""
+        return os.fstat(self._log.fileno()).st_size
+
+    def unfinished_clients(self, since: int) -> Counter:
+        """How often the server named each client as not finished at an xrun since ``since``."""
+        text = os.pread(self._log.fileno(), self.log_mark() - since, since).decode(errors="replace")
+        return Counter(match.group(1) for match in UNFINISHED.finditer(text))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -55,6 +77,7 @@ class JackServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._log.close()
 
 
 class JackTester:
@@ -158,12 +181,14 @@ class XrunCounter:
 class NativeClient:
     """The baseline: jackd2's plain C example client (a sine into the playback ports)."""
 
+    NAME = "jack_simple_client"
+
     def __init__(self, server: JackServer) -> None:
         self.process = subprocess.Popen(
             ["jack_simple_client"], env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 10
-        while not _client_ports(server, "jack_simple_client:"):
+        while not _client_ports(server, f"{self.NAME}:"):
             if time.monotonic() > deadline or self.process.poll() is not None:
                 self.stop()
                 raise RuntimeError("jack_simple_client did not start")
@@ -178,17 +203,6 @@ class NativeClient:
 def _client_ports(server: JackServer, prefix: str) -> bool:
     listed = subprocess.run(["jack_lsp"], env=server.env, capture_output=True, text=True).stdout
     return any(line.startswith(prefix) for line in listed.splitlines())
-
-
-def native_baseline_xruns(server: JackServer, seconds: float) -> int:
-    """xruns the server reports in ``seconds`` with only the C client running."""
-    client = NativeClient(server)
-    counter = XrunCounter(server)
-    try:
-        return counter.count_for(seconds)
-    finally:
-        counter.close()
-        client.stop()
 
 
 class HostProcess:

@@ -14,13 +14,13 @@ import pytest
 from realtime.engine import CONCEAL_SECONDS, Engine, EngineConfig
 from tests.conftest import noise, stream
 from tests.jack_harness import (
+    HOST_CLIENT,
     RATE,
     HostProcess,
     JackServer,
     JackTester,
-    XrunCounter,
+    NativeClient,
     jack_missing_reason,
-    native_baseline_xruns,
 )
 
 XRUN_WINDOW_S = 15.0
@@ -93,18 +93,21 @@ def test_live_output_equals_offline_render_and_xruns_match_a_native_client(serve
     before = host_stats(host)
     stats = host.finish()
 
-    # xruns next to the C client baseline, measured on the same server in this test: this VM
-    # stalls every client now and then, native ones included, and has noisy spells of tens of
-    # seconds, so a pair (C client, then StyleRack) is measured again when the first pair
-    # disagrees; a host that makes xruns itself fails both.
-    for attempt in range(2):
-        baseline, xruns, window = xruns_next_to_the_c_client(server, styles_dir / "delay37.onnx", tmp_path / str(attempt))
+    # xruns next to the C client baseline, both on the server at once for the same window: this
+    # VM stalls every client now and then, native ones included, and has noisy spells of tens of
+    # seconds, so each client is charged only with the xruns the server names it late for (in a
+    # stall of the VM it names both). Up to three windows are measured, after a pause, while they
+    # disagree (two full-suite runs, a fresh clone's and CI's, measured 6 xruns for StyleRack and
+    # 0 for the C client in two pairs of windows in a row); a host that makes xruns itself fails all.
+    for attempt in range(3):
+        time.sleep(5.0 * attempt)
+        baseline, ours, window = xruns_beside_the_c_client(server, style, tmp_path / str(attempt))
         lone = lone_late_blocks({"callbacks": 0}, window)
-        if xruns <= 2 * baseline + 3 and not lone:
+        if ours <= 2 * baseline + 3 and not lone:
             break
-    detail = f"StyleRack {xruns} xruns vs C client {baseline} in {XRUN_WINDOW_S:.0f} s; {window}"
+    detail = f"the server named StyleRack late {ours} times, the C client {baseline} times, in {XRUN_WINDOW_S:.0f} s; {window}"
     assert window["callbacks"] >= (XRUN_WINDOW_S - 1) * RATE // 128, detail
-    assert xruns <= 2 * baseline + 3, detail  # counts this small are noisy: same order as the C client
+    assert ours <= 2 * baseline + 3, detail  # counts this small are noisy: same order as the C client
     # StyleRack's own doing: a wet block late without the whole process having been stalled
     assert lone == [], detail
     assert window["over_budget_callbacks"] <= window["xruns"], detail
@@ -162,28 +165,28 @@ def test_a_rack_live_is_one_exactly_weighted_delayed_copy(server, tester, styles
     assert longest_run(differs) <= 4, detail
 
 
-def xruns_next_to_the_c_client(server, style, folder) -> tuple[int, int, dict]:
-    """(C client's xruns, StyleRack's xruns, StyleRack's stats over its window), each alone on
-    the server for XRUN_WINDOW_S, one after the other."""
+def xruns_beside_the_c_client(server, style, folder) -> tuple[int, int, dict]:
+    """(times the server named the C client late, times it named StyleRack late, StyleRack's
+    stats over the window), both running side by side on the server for XRUN_WINDOW_S."""
     folder.mkdir()
-    baseline = native_baseline_xruns(server, XRUN_WINDOW_S)
+    native = NativeClient(server)
     # Margin 2 here: at the default margin of one block (2.7 ms), a stall of this VM that hits
     # the worker thread alone makes a lone late block now and then (1 in 7 runs, measured); the
     # benchmark reports those at margin 1. What this holds to zero is the worker falling behind.
     host = HostProcess(server, folder / "stats.json", "--style", str(style), "--block", "0", "--margin", "2")
-    counter = XrunCounter(server)
     try:
         time.sleep(1.0)  # past the start
-        start = host_stats(host)
-        xruns = counter.count_for(XRUN_WINDOW_S)
-        end = host_stats(host)
+        start, mark = host_stats(host), server.log_mark()
+        time.sleep(XRUN_WINDOW_S)
+        late, end = server.unfinished_clients(mark), host_stats(host)
     finally:
-        counter.close()
         host.finish()
+        native.stop()
     window = {key: end[key] - start[key] for key in ("callbacks", "xruns", "over_budget_callbacks")}
     window["xrun_callbacks"] = [c for c in end["xrun_callbacks"] if c > start["callbacks"]]
     window["late_block_callbacks"] = [c for c in end["late_block_callbacks"] if c > start["callbacks"]]
-    return baseline, xruns, window
+    window["late_clients"] = dict(late)
+    return late[NativeClient.NAME], late[HOST_CLIENT], window
 
 
 def host_stats(host: HostProcess) -> dict:
