@@ -3,7 +3,7 @@
     .venv/bin/python bench/denoise.py [--styles PATH ...] [--items 48] [--snr 0 5 10 20]
                                       [--anchors rnnoise gtcrn dfn3 | none] [--json FILE]
 
-Material (``bench/denoise_material.py``, which documents it and the train/test rule ``split_of``;
+Material (``models/denoise_material.py``, which documents it and the train/test rule ``split_of``;
 nothing downloaded): the held-out TEST split, ``--items`` items of 3-6 s, each one test speaker's
 real speech (KLettres letters and syllables in de, en_GB, fr, it, ru; Fish Fillets NG's German
 parrot; flite's slt reading Harvard lists 3-4) in one test noise (OpenTTD's recorded OpenSFX
@@ -88,10 +88,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from denoise_material import RATE, Item, Missing, TestMaterial, make_item  # noqa: E402
-from speech_sources import flite_version, resample  # noqa: E402
+from models.denoise_material import RATE, Item, Missing, TestMaterial, make_item  # noqa: E402
+from models.speech_sources import flite_version, resample  # noqa: E402
 
 from realtime.engine.runner import StyleRunner, round_up  # noqa: E402
 from realtime.errors import StyleRackError  # noqa: E402

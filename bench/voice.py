@@ -84,11 +84,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 from realtime.engine.runner import StyleRunner, round_up  # noqa: E402
-from speech_sources import HARVARD_SENTENCES as ALL_HARVARD_SENTENCES  # noqa: E402
-from speech_sources import flite_say, flite_version, read_mono, resample  # noqa: E402
+from models.speech_sources import HARVARD_SENTENCES as ALL_HARVARD_SENTENCES  # noqa: E402
+from models.speech_sources import flite_say, flite_version, read_mono, resample  # noqa: E402
 from realtime.errors import StyleRackError  # noqa: E402
 from realtime.format.manifest import ParamSpec  # noqa: E402
 from realtime.format.style import Style, load_style  # noqa: E402

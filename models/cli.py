@@ -63,19 +63,23 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
 def cmd_recipe(args: argparse.Namespace) -> int:
     _require_torch()
+    from models.denoise_recipes import DENOISE_RECIPES, make_denoise_style
     from models.recipes import RECIPES, make_style
     from models.timbre_recipes import TIMBRE_RECIPES, make_timbre_style
     from models.voice_recipes import VOICE_RECIPES, make_voice_style
 
-    known = [*RECIPES, *TIMBRE_RECIPES, *VOICE_RECIPES]
-    groups = {"all": known, "effects": list(RECIPES), "timbre": list(TIMBRE_RECIPES), "voice": list(VOICE_RECIPES)}
+    known = [*RECIPES, *TIMBRE_RECIPES, *VOICE_RECIPES, *DENOISE_RECIPES]
+    groups = {"all": known, "effects": list(RECIPES), "timbre": list(TIMBRE_RECIPES), "voice": list(VOICE_RECIPES),
+              "restoration": list(DENOISE_RECIPES)}
     names = groups.get(args.name, [args.name])
     for name in names:
         if name not in known:
-            raise ConfigError(f"no recipe '{name}' (recipes: {', '.join(known)}; or all, effects, timbre, voice)")
+            raise ConfigError(f"no recipe '{name}' (recipes: {', '.join(known)}; or {', '.join(groups)})")
     for name in names:
         if name in VOICE_RECIPES:
             make, metric = make_voice_style, ""
+        elif name in DENOISE_RECIPES:
+            make, metric = make_denoise_style, "val loss"
         else:
             make, metric = (make_timbre_style, "val MSS") if name in TIMBRE_RECIPES else (make_style, "val ESR")
         report = make(name, args.steps, _progress_bar(f"training '{name}'", metric), evaluate_only=args.evaluate_only)
@@ -102,6 +106,22 @@ def cmd_timbre(args: argparse.Namespace) -> int:
         f"wrote {Path(args.out) / (args.name + '.onnx')} ({quality}, onset latency {report['latency_ms']} ms, "
         f"{report['real_time_factor']:.3f} of real time per 128 frames); checkpoint and report in {args.out}"
     )
+    return 0
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    _require_torch()
+    from models.denoise_recipes import adapt_to_noise
+
+    if args.steps < 1:
+        raise ConfigError(f"--steps must be at least 1, got {args.steps}")
+    report = adapt_to_noise(Path(args.noise), args.name, Path(args.out), args.overwrite, args.steps,
+                            _progress_bar(f"adapting to '{Path(args.noise).name}'", "val loss"),
+                            lambda stage: print(stage, file=sys.stderr))
+    scores = report["held_out_si_sdr_db"]
+    print(f"wrote {Path(args.out) / (args.name + '.onnx')}: on the held-out {report['held_out_seconds']:.0f} s of your "
+          f"noise under speech (SNR 0-10 dB), SI-SDR {scores['noisy']:.1f} dB noisy, {scores['shipped']:.1f} dB with "
+          f"speech-denoise, {scores['adapted']:.1f} dB adapted; checkpoint, loss curve and report in {args.out}")
     return 0
 
 
@@ -185,7 +205,15 @@ def register(subparsers) -> None:
     matcher.add_argument("--overwrite", action="store_true")
     matcher.set_defaults(func=cmd_train_match)
 
-    recipe = sub.add_parser("recipe", help="re-create a shipped style from scratch (a name, or all, effects, timbre, voice)")
+    denoise = sub.add_parser("denoise", help="adapt the speech-denoise style to your own noise (a fan, a room)")
+    denoise.add_argument("--noise", required=True, help="a folder of recordings of the noise alone (8 s or more in all)")
+    denoise.add_argument("--name", required=True)
+    denoise.add_argument("--steps", type=int, default=300, help="training steps (default 300, a few minutes on 2 cores)")
+    denoise.add_argument("--out", default=".", help="folder for NAME.onnx, NAME.pt and the report (default .)")
+    denoise.add_argument("--overwrite", action="store_true")
+    denoise.set_defaults(func=cmd_denoise)
+
+    recipe = sub.add_parser("recipe", help="re-create a shipped style from scratch (a name, or all, effects, timbre, voice, restoration)")
     recipe.add_argument("name")
     recipe.add_argument("--steps", type=int, help="override the recipe's training steps")
     recipe.add_argument("--evaluate-only", action="store_true", help="re-measure and re-export the committed checkpoint")

@@ -22,6 +22,8 @@ import torch
 from torch import nn
 
 from models.arch import build
+from models.denoise import ARCH as DENOISE_ARCH
+from models.denoise import DenoiseModel
 from models.timbre import ARCH as TIMBRE_ARCH
 from models.timbre import TimbreModel
 from realtime.errors import StyleRackError
@@ -89,6 +91,8 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if payload["arch"] == TIMBRE_ARCH:
         model = TimbreModel(**payload["config"])
+    elif payload["arch"] == DENOISE_ARCH:
+        model = DenoiseModel(**payload["config"])
     else:
         model = build(payload["arch"], payload["num_params"])
     model.load_state_dict(payload["state_dict"])
@@ -99,7 +103,8 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
 def _write_onnx(model: nn.Module, manifest: dict, path: Path) -> None:
     wrapper = _OnnxStep(model).eval()
     states = model.initial_state(1)
-    audio = torch.zeros(1, 256)
+    multiple = manifest["block_multiple"]
+    audio = torch.zeros(1, 256 + (-256 % multiple))  # a whole number of the style's blocks
     args = [audio]
     names = ["audio_in"]
     if wrapper.has_params:
@@ -127,10 +132,35 @@ def _write_onnx(model: nn.Module, manifest: dict, path: Path) -> None:
             for dim, size in zip(dims, shape):
                 dim.ClearField("dim_param")
                 dim.dim_value = int(size)
+    _share_repeated_constants(proto.graph)
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
     entry.key, entry.value = MANIFEST_KEY, json.dumps(manifest)
     onnx.save(proto, str(path))
+
+
+def _share_repeated_constants(graph: onnx.GraphProto, smallest: int = 1024) -> None:
+    """One Constant node for each distinct large tensor: the exporter writes a buffer once per
+    place it is read (a DFT matrix read by the analysis and the synthesis would be stored twice)."""
+    first: dict[tuple, str] = {}
+    renamed: dict[str, str] = {}
+    kept = []
+    for node in graph.node:
+        if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value":
+            tensor = node.attribute[0].t
+            if np.prod(tensor.dims) >= smallest:
+                key = (tensor.data_type, tuple(tensor.dims), tensor.raw_data)
+                if key in first:
+                    renamed[node.output[0]] = first[key]
+                    continue
+                first[key] = node.output[0]
+        kept.append(node)
+    for node in kept:
+        for index, name in enumerate(node.input):
+            if name in renamed:
+                node.input[index] = renamed[name]
+    del graph.node[:]
+    graph.node.extend(kept)
 
 
 def _verify(model: nn.Module, manifest: dict, path: Path) -> tuple[float, float]:

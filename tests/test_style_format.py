@@ -84,6 +84,13 @@ def test_manifest_bad_values(tmp_path):
     bad_step = [{"name": "k", "min": 0, "max": 1, "default": 0.5, "unit": "", "step": 2}]
     refused(identity_graph(tmp_path / "d.onnx", sb.manifest("d", params=bad_step)), "step 2.0 must be above 0")
     refused(identity_graph(tmp_path / "e.onnx", sb.manifest("e", latency_probe="sniff")), "'latency_probe' must be one of")
+    knob = [{"name": "strength", "min": 0, "max": 1, "default": 1, "unit": ""}]
+    refused(identity_graph(tmp_path / "f.onnx", sb.manifest("f", params=knob, latency_probe_params={"drive": 0})),
+            "'latency_probe_params' names 'drive', which is not a knob (strength)")
+    refused(identity_graph(tmp_path / "g.onnx", sb.manifest("g", params=knob, latency_probe_params={"strength": 2})),
+            "strength 2.0 is outside [0.0, 1.0]")
+    refused(identity_graph(tmp_path / "h.onnx", sb.manifest("h", latency_probe_params=[0])),
+            "'latency_probe_params' must be an object")
 
 
 def test_a_stepped_knob_lands_on_its_steps(tmp_path):

@@ -167,11 +167,13 @@ def _knobs_text(manifest) -> str:
 
 
 def styles_markdown(styles) -> str:
-    """The README's tables: effect styles (ESR), timbre styles (sound distance, pitch following)
-    and voice styles (their knobs and latency; their measures are bench/voice.py's)."""
+    """The README's tables: effect styles (ESR), timbre styles (sound distance, pitch following),
+    voice and restoration styles (their knobs and latency; their measures are bench/voice.py's
+    and bench/denoise.py's)."""
     from realtime.format.catalog import RESYNTHESIS_CATEGORIES
 
-    effects = [s.manifest for s in styles if s.manifest.category not in RESYNTHESIS_CATEGORIES]
+    restorations = [s.manifest for s in styles if s.manifest.category == "restoration"]
+    effects = [s.manifest for s in styles if s.manifest.category not in (*RESYNTHESIS_CATEGORIES, "restoration")]
     voices = [s.manifest for s in styles if s.manifest.category == "voice"]
     timbres = [s.manifest for s in styles if s.manifest.category == "timbre"]
     lines = [
@@ -207,6 +209,16 @@ def styles_markdown(styles) -> str:
         lines.append(
             f"| {m.name} | {_knobs_text(m)} ({defaults}) | {m.latency_samples / m.sample_rate * 1000:.1f} ms | "
             f"{m.provenance.get('source', '-')} | {m.description} |"
+        )
+    if restorations:
+        lines += ["", "| restoration style | knobs (defaults) | latency | method | weights | description |",
+                  "|---|---|---|---|---|---|"]
+    for m in restorations:
+        defaults = ", ".join(f"{q.name} {q.default:g}" for q in m.params)
+        lines.append(
+            f"| {m.name} | {_knobs_text(m)} ({defaults}) | {m.latency_samples / m.sample_rate * 1000:.1f} ms "
+            f"(+ a {m.block_multiple}-sample hop) | {m.provenance.get('source', '-')} | {m.provenance.get('weights', '-')} | "
+            f"{m.description} |"
         )
     return "\n".join(lines)
 

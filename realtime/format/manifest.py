@@ -63,6 +63,14 @@ class StyleManifest:
     provenance: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
     latency_probe: str = "impulse"  # how `validate` measures latency_samples: "impulse" or "onset"
+    #: knob values (by name) at which latency_samples holds exactly (a denoiser at strength 0 is a
+    #: pure delay; held back, a frame's noise rings a little before its delayed time)
+    latency_probe_params: dict[str, float] = field(default_factory=dict)
+
+    def probe_values(self) -> list[float]:
+        """The knob values ``validate`` measures the latency at: the defaults, less
+        ``latency_probe_params``."""
+        return [self.latency_probe_params.get(p.name, p.default) for p in self.params]
 
     def param_index(self, name: str) -> int:
         for index, spec in enumerate(self.params):
@@ -90,6 +98,8 @@ class StyleManifest:
         }
         if self.latency_probe != "impulse":
             body["latency_probe"] = self.latency_probe
+        if self.latency_probe_params:
+            body["latency_probe_params"] = dict(self.latency_probe_params)
         return json.dumps(body, sort_keys=False)
 
 
@@ -184,6 +194,7 @@ def parse_manifest(text: str | None, source: str) -> StyleManifest:
         params=params,
         provenance=dict(raw["provenance"]),
         latency_probe=_latency_probe(raw, source),
+        latency_probe_params=_latency_probe_params(raw, params, source),
     )
 
 
@@ -195,3 +206,19 @@ def _latency_probe(raw: dict, source: str) -> str:
     if value not in LATENCY_PROBES:
         raise _fail(source, f"'latency_probe' must be one of {', '.join(LATENCY_PROBES)}, got {value!r}")
     return value
+
+
+def _latency_probe_params(raw: dict, params: tuple[ParamSpec, ...], source: str) -> dict[str, float]:
+    value = raw.get("latency_probe_params", {})
+    if not isinstance(value, dict):
+        raise _fail(source, f"'latency_probe_params' must be an object of knob values, got {value!r}")
+    specs = {p.name: p for p in params}
+    probe = {}
+    for name, number in value.items():
+        if name not in specs:
+            raise _fail(source, f"'latency_probe_params' names '{name}', which is not a knob ({', '.join(specs) or 'none'})")
+        number = _number(number, f"latency_probe_params.{name}", source)
+        if not specs[name].min <= number <= specs[name].max:
+            raise _fail(source, f"'latency_probe_params': {name} {number} is outside [{specs[name].min}, {specs[name].max}]")
+        probe[name] = number
+    return probe

@@ -8,7 +8,8 @@
    adds its own noise is still measured). A style that makes new sound from its input's
    features (a timbre style: ``latency_probe: "onset"``) is measured with a tone's onset
    instead: the time from the input's RMS envelope reaching half its steady level to the
-   output's doing so, within ``ONSET_TOLERANCE_S``.
+   output's doing so, within ``ONSET_TOLERANCE_S``. Either is measured at the knob values in
+   ``latency_probe_params`` where the manifest has them (a denoiser at strength 0: a pure delay).
 4. Its cost: median time of one call on a 128-frame block (rounded up to the block
    multiple), as a fraction of that block's duration.
 """
@@ -183,10 +184,12 @@ def validate(path: str | os.PathLike[str]) -> ValidationReport:
         return report
     rate = style.manifest.sample_rate
     report.checks.append(check_streaming(runner, rate))
+    runner.set_params(style.manifest.probe_values())
     if style.manifest.latency_probe == "onset":
         _, latency_check = measure_onset_latency(runner, style.manifest.latency_samples, rate)
     else:
         _, latency_check = measure_latency(runner, style.manifest.latency_samples)
+    runner.set_params([p.default for p in style.manifest.params])
     report.checks.append(latency_check)
     report.cost_us_per_block, report.real_time_factor = measure_cost(runner, rate)
     return report
@@ -219,6 +222,9 @@ def validate_rack(path: str | os.PathLike[str], styles_dirs=()) -> ValidationRep
     rate = chain.sample_rate
     report.checks.append(check_streaming(chain, rate))
     declared = chain.latency_samples
+    for slot in chain.slots:
+        if not slot.empty and slot.style.manifest.latency_probe_params:
+            slot.runner.set_params(slot.style.manifest.probe_values())
     if any(s.style.manifest.latency_probe == "onset" for s in chain.slots if not s.empty):
         _, latency_check = measure_onset_latency(chain, declared, rate)
     else:

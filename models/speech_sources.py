@@ -1,6 +1,6 @@
 """Speech the benchmarks share: the Harvard sentences, flite speaking them, and reading audio.
 
-bench/voice.py uses lists 1 and 2; bench/denoise_material.py keeps lists 3 and 4 for its test
+bench/voice.py uses lists 1 and 2; models/denoise_material.py keeps lists 3 and 4 for its test
 split (and 1 and 2 for training), so the two never score on each other's sentences by accident.
 """
 

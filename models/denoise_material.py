@@ -61,7 +61,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from speech_sources import HARVARD_SENTENCES, flite_say, read_mono
+from models.speech_sources import HARVARD_SENTENCES, flite_say, read_mono
 
 RATE = 48000
 SEED = 20240611
