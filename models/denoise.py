@@ -4,9 +4,12 @@ state explicit, in PyTorch ops that export to one ONNX graph.
 Per hop of ``HOP`` = 480 samples (10 ms at 48 kHz):
 - The last ``WINDOW`` = 960 input samples, square-root-Hann windowed, go through a real DFT
   (a matrix product: the legacy ONNX exporter has no FFT), 481 bins 50 Hz apart.
-- The network sees the log power of every bin (fine enough to find the gaps between a voice's
-  harmonics), a linear layer, two GRU layers and a linear read-out to one gain per bin in
-  (0, 1). The gains are real: the noisy phase is kept.
+- The network sees the log power in ``bands`` = 32 bands on the ERB-rate scale (triangles, so
+  each bin belongs to two neighbours), a linear layer, two GRU layers and a linear read-out to
+  one gain per band in (0, 1), spread back over the bins by the same triangles (RNNoise's
+  plan). With one gain per bin (``bands=0``) the network learned more slowly and generalised
+  worse: 600 steps, validation SI-SDR +2.7/+2.6/+1.7 dB at 0/5/10 dB SNR against +4.5/+5.1/+2.9
+  with 32 bands. The gains are real: the noisy phase is kept.
 - ``strength`` (0..1) sets a floor under the gains, (1 - strength)^2: at 1 nothing is held
   back, at 0.5 the noise drops by at most 12 dB and keeps its natural sound, at 0 the style
   is an exact 10 ms delay.
@@ -36,6 +39,9 @@ WINDOW = 2 * HOP
 BINS = WINDOW // 2 + 1
 LATENCY = HOP
 POWER_FLOOR = 1e-9  # added to the power spectrum before the log (about -90 dB re full scale per bin)
+#: the log power's mean and spread over training examples (speech at -45..-15 dBFS in noise):
+#: the network sees (log power - mean) / spread, so that its first layer starts unsaturated
+FEATURE_MEAN, FEATURE_SPREAD = -9.3, 6.2
 
 STRENGTH = {"name": "strength", "min": 0.0, "max": 1.0, "default": 1.0, "unit": ""}
 
@@ -52,10 +58,31 @@ def _dft_matrices() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Ten
     return torch.cos(angle).float(), torch.sin(angle).float(), (weights / WINDOW).float(), window.float()
 
 
+def band_matrix(bands: int) -> torch.Tensor:
+    """[BINS, bands]: triangles on the ERB-rate scale, 0 Hz to Nyquist, each bin's row adding
+    up to one (so the same matrix pools power into bands and spreads band gains over bins)."""
+    hz = torch.arange(BINS, dtype=torch.float64) * RATE / WINDOW
+    erb = 21.4 * torch.log10(1 + 0.00437 * hz)
+    centres = torch.linspace(0.0, float(erb[-1]), bands, dtype=torch.float64)
+    position = torch.interp(erb, centres, torch.arange(bands, dtype=torch.float64)) if hasattr(torch, "interp") else None
+    if position is None:
+        import numpy as np
+
+        position = torch.from_numpy(np.interp(erb.numpy(), centres.numpy(), np.arange(bands, dtype=np.float64)))
+    lower = torch.floor(position).clamp(max=bands - 2)
+    upper_weight = position - lower
+    matrix = torch.zeros(BINS, bands, dtype=torch.float64)
+    rows = torch.arange(BINS)
+    matrix[rows, lower.long()] = 1 - upper_weight
+    matrix[rows, lower.long() + 1] += upper_weight
+    return matrix.float()
+
+
 class DenoiseModel(nn.Module):
-    def __init__(self, hidden: int = 128) -> None:
+    def __init__(self, hidden: int = 128, bands: int = 32) -> None:
         super().__init__()
-        self.config = {"hidden": hidden}
+        self.config = {"hidden": hidden, "bands": bands}
+        self.bands = bands
         self.arch = ARCH
         self.num_params = 1
         self.hidden = hidden
@@ -63,9 +90,12 @@ class DenoiseModel(nn.Module):
         self.register_buffer("basis", torch.cat([cos, sin], dim=1), persistent=False)  # [WINDOW, 2 BINS]
         self.register_buffer("bin_weights", torch.cat([weights, weights]), persistent=False)
         self.register_buffer("window", window, persistent=False)
-        self.inlet = nn.Linear(BINS, hidden)
+        if bands:
+            self.register_buffer("band_of_bin", band_matrix(bands), persistent=False)
+        width = bands or BINS
+        self.inlet = nn.Linear(width, hidden)
         self.gru = nn.GRU(hidden, hidden, num_layers=2, batch_first=True)
-        self.head = nn.Linear(2 * hidden, BINS)
+        self.head = nn.Linear(2 * hidden, width)
 
     def initial_state(self, batch: int = 1) -> list[torch.Tensor]:
         """All zeros: the engine starts (and resets) every style's state at zero."""
@@ -89,12 +119,25 @@ class DenoiseModel(nn.Module):
         bins = torch.fft.rfft(frames, dim=2)
         return bins.real, -bins.imag
 
+    def synthesis_fft(self, real: torch.Tensor, minus_imag: torch.Tensor) -> torch.Tensor:
+        """Training's inverse: [B, n, BINS] twice -> overlap-added audio [B, n * HOP], as ``step``
+        makes it from zero state (the FFT instead of ``synthesis``'s matrix product)."""
+        frames = torch.fft.irfft(torch.complex(real, -minus_imag), n=WINDOW, dim=2) * self.window
+        previous = torch.nn.functional.pad(frames[:, :-1, HOP:], (0, 0, 1, 0))
+        return (previous + frames[:, :, :HOP]).reshape(frames.shape[0], -1)
+
     def gains(self, real: torch.Tensor, minus_imag: torch.Tensor, state: torch.Tensor):
         """The network: gains [B, n, BINS] in (0, 1) and the new GRU state."""
-        features = torch.log(real * real + minus_imag * minus_imag + POWER_FLOOR)
+        power = real * real + minus_imag * minus_imag
+        if self.bands:
+            power = power @ self.band_of_bin
+        features = (torch.log(power + POWER_FLOOR) - FEATURE_MEAN) / FEATURE_SPREAD
         inner = torch.tanh(self.inlet(features))
         recurrent, state = self.gru(inner, state)
-        return torch.sigmoid(self.head(torch.cat([inner, recurrent], dim=2))), state
+        gains = torch.sigmoid(self.head(torch.cat([inner, recurrent], dim=2)))
+        if self.bands:
+            gains = gains @ self.band_of_bin.transpose(0, 1)
+        return gains, state
 
     def synthesis(self, real: torch.Tensor, minus_imag: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
         """Inverse DFT and the synthesis window: [B, n, BINS] twice -> frames [B, n, WINDOW].

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STYLES_DIR = ROOT / "realtime" / "styles"
 CHECKPOINTS_DIR = ROOT / "models" / "checkpoints"
 NAME = "speech-denoise"
-STEPS = 4000
+STEPS = 7000
 BATCH = 12
-DENOISE_RECIPES = {NAME: "Removes noise from speech (fans, hum, traffic, crowds, hiss) with 10 ms of latency; "
+DENOISE_RECIPES = {NAME: "Takes noise out of speech (hum, hiss, fans, machines, crowds) within 20 ms; "
                          "strength below 1 leaves a floor of the natural noise."}
 
 
@@ -39,7 +39,7 @@ def denoise_manifest(name: str, weights: int, steps: int, seconds: float, best_l
         "latency_probe_params": {"strength": 0.0},
         "params": [STRENGTH],
         "provenance": {
-            "source": "spectral gains from a GRU over 20 ms frames (models/denoise.py)",
+            "source": "ERB-band gains from a GRU over 20 ms frames (models/denoise.py)",
             "architecture": ARCH,
             "weights": weights,
             "training_data": "models/denoise_material.py 'train' split (KLettres' other languages less "
@@ -63,6 +63,7 @@ def make_denoise_style(name: str = NAME, steps: int | None = None, progress=None
     checkpoint = CHECKPOINTS_DIR / f"{name}.pt"
     if evaluate_only:
         model, manifest = load_checkpoint(checkpoint)
+        manifest["description"] = DENOISE_RECIPES[name]
     else:
         model, history = train(steps or STEPS, BATCH, progress)
         weights = sum(p.numel() for p in model.parameters())
@@ -74,8 +75,7 @@ def make_denoise_style(name: str = NAME, steps: int | None = None, progress=None
     export = export_style(model, manifest, Path(out_dir) / f"{name}.onnx")
     report = {"name": name, **{k: manifest["provenance"][k] for k in ("training_steps", "training_seconds",
                                                                         "best_validation_loss")}, **export.numbers()}
-    if not evaluate_only:
-        (CHECKPOINTS_DIR / f"{name}.report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (CHECKPOINTS_DIR / f"{name}.report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 

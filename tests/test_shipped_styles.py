@@ -1,6 +1,6 @@
 """The effect styles that ship in realtime/styles: format, quality as trained, size, knobs, and
-that they sound different from each other and from the input. (The timbre and voice styles have
-their own measures: tests/test_timbre.py, tests/test_voice.py.)"""
+that they sound different from each other and from the input. (The timbre, voice and restoration
+styles have their own measures: tests/test_timbre.py, tests/test_voice.py, tests/test_denoise.py.)"""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import itertools
 import numpy as np
 import pytest
 
-from realtime.format.catalog import RESYNTHESIS_CATEGORIES, shipped_styles_dir
+from realtime.format.catalog import NON_EFFECT_CATEGORIES, shipped_styles_dir
 from realtime.engine.runner import StyleRunner
 from realtime.format.style import load_style
 from realtime.offline.validate import check_streaming, measure_latency
 
 SHIPPED = sorted(
-    p for p in shipped_styles_dir().glob("*.onnx") if load_style(p).manifest.category not in RESYNTHESIS_CATEGORIES
+    p for p in shipped_styles_dir().glob("*.onnx") if load_style(p).manifest.category not in NON_EFFECT_CATEGORIES
 )
 RATE = 48000
 

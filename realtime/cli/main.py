@@ -170,10 +170,10 @@ def styles_markdown(styles) -> str:
     """The README's tables: effect styles (ESR), timbre styles (sound distance, pitch following),
     voice and restoration styles (their knobs and latency; their measures are bench/voice.py's
     and bench/denoise.py's)."""
-    from realtime.format.catalog import RESYNTHESIS_CATEGORIES
+    from realtime.format.catalog import NON_EFFECT_CATEGORIES
 
     restorations = [s.manifest for s in styles if s.manifest.category == "restoration"]
-    effects = [s.manifest for s in styles if s.manifest.category not in (*RESYNTHESIS_CATEGORIES, "restoration")]
+    effects = [s.manifest for s in styles if s.manifest.category not in NON_EFFECT_CATEGORIES]
     voices = [s.manifest for s in styles if s.manifest.category == "voice"]
     timbres = [s.manifest for s in styles if s.manifest.category == "timbre"]
     lines = [
@@ -216,8 +216,8 @@ def styles_markdown(styles) -> str:
     for m in restorations:
         defaults = ", ".join(f"{q.name} {q.default:g}" for q in m.params)
         lines.append(
-            f"| {m.name} | {_knobs_text(m)} ({defaults}) | {m.latency_samples / m.sample_rate * 1000:.1f} ms "
-            f"(+ a {m.block_multiple}-sample hop) | {m.provenance.get('source', '-')} | {m.provenance.get('weights', '-')} | "
+            f"| {m.name} | {_knobs_text(m)} ({defaults}) | {m.latency_samples / m.sample_rate * 1000:.1f} ms, "
+            f"plus its {m.block_multiple}-sample hop buffered | {m.provenance.get('source', '-')} | {m.provenance.get('weights', '-')} | "
             f"{m.description} |"
         )
     return "\n".join(lines)

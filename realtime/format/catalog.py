@@ -20,6 +20,9 @@ STYLE_SUFFIX = ".onnx"
 # categories of styles that make a new sound from features of the input (pitch, envelope) rather
 # than process it as an effect: each has its own measures (bench, tests), not an effect's ESR
 RESYNTHESIS_CATEGORIES = ("timbre", "voice")
+# every category measured by its own benchmark rather than as an effect capture (ESR): the
+# resynthesis ones and restoration (bench/denoise.py)
+NON_EFFECT_CATEGORIES = (*RESYNTHESIS_CATEGORIES, "restoration")
 
 
 def shipped_styles_dir() -> Path:

@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from realtime.format.catalog import RESYNTHESIS_CATEGORIES
+from realtime.format.catalog import NON_EFFECT_CATEGORIES
 from realtime.engine import Engine, EngineConfig
 from realtime.engine.runner import StyleRunner, round_up
 from realtime.engine.strip import build_chain
@@ -108,7 +108,7 @@ def chain_us(styles: Sequence[Style], block: int) -> tuple[float, float]:
 
 def rack_bench(styles: Sequence[Style], identity: Style, block: int = 128) -> dict:
     """Each slot's overhead beyond its bare style call, and a rack of (up to) four effect styles."""
-    effects = [s for s in styles if s.manifest.category not in RESYNTHESIS_CATEGORIES][:4]
+    effects = [s for s in styles if s.manifest.category not in NON_EFFECT_CATEGORIES][:4]
     overhead = {}
     for style in [identity, *effects]:
         overhead[style.name] = chain_us([style], block)[0] - bare_runner_us(style, block)[0]
