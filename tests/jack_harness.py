@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -41,33 +40,39 @@ UNFINISHED = re.compile(r"JackEngine::XRun: client = (.+) was not finished")
 
 
 class JackServer:
-    """A named jackd2 server on the dummy backend. Its messages go to a log that
-    ``unfinished_clients`` reads: at each xrun the server names the clients that were late."""
+    """A named jackd2 server on the dummy backend. Its messages are read from a pipe by a thread
+    (a pipe, not a file: jackd writes them from its real-time thread, and a file write can wait
+    on the disk) into ``log``, which ``unfinished_clients`` reads: at each xrun the server names
+    the clients that were late."""
 
     def __init__(self, name: str, period: int = PERIOD) -> None:
         self.name = name
         self.period = period
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
-        self._log = tempfile.TemporaryFile()
+        self.log: list[str] = []
         self.process = subprocess.Popen(
             ["jackd", "-n", name, "-R", "-P", "70", "-d", "dummy", "-r", str(RATE), "-p", str(period)],
-            stdout=self._log,
-            stderr=self._log,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             env=self.env,
         )
+        threading.Thread(target=self._drain, daemon=True).start()
         waited = subprocess.run(["jack_wait", "-w", "-t", "10"], env=self.env, capture_output=True, text=True)
         if waited.returncode != 0 or self.process.poll() is not None:
             self.stop()
             raise RuntimeError(f"JACK server '{name}' did not start: {waited.stdout} {waited.stderr}")
 
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self.log.append(line.decode(errors="replace"))
+
     def log_mark(self) -> int:
-        """Where the server's log ends now (for ``unfinished_clients``)."""
-        return os.fstat(self._log.fileno()).st_size
+        """How many lines the server has written so far (for ``unfinished_clients``)."""
+        return len(self.log)
 
     def unfinished_clients(self, since: int) -> Counter:
         """How often the server named each client as not finished at an xrun since ``since``."""
-        text = os.pread(self._log.fileno(), self.log_mark() - since, since).decode(errors="replace")
-        return Counter(match.group(1) for match in UNFINISHED.finditer(text))
+        return Counter(m.group(1) for line in self.log[since:] if (m := UNFINISHED.search(line)))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -77,7 +82,6 @@ class JackServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._log.close()
 
 
 class JackTester:
