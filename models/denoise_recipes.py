@@ -124,7 +124,7 @@ def score_on_noise(models: dict, speech: dict, noises: list, seed: int = 11) -> 
         for name, model in models.items():
             with torch.no_grad():
                 out = model(torch.from_numpy(noisy)[None, None], torch.ones(1, 1))[0, 0].numpy()
-            results[name].append(si_sdr_db(target, out))
+            results[name].append(si_sdr_db(target[: length - LATENCY], out[LATENCY:]))  # the style's delay removed
     return {name: round(float(np.mean(values)), 2) for name, values in results.items()}
 
 
