@@ -89,7 +89,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.denoise_material import RATE, Item, Missing, TestMaterial, make_item  # noqa: E402
+from models.denoise_material import RATE, Item, Missing, TestMaterial, make_item, si_sdr_db  # noqa: E402
 from models.speech_sources import flite_version, resample  # noqa: E402
 
 from realtime.engine.runner import StyleRunner, round_up  # noqa: E402
@@ -354,12 +354,6 @@ ANCHORS = {"rnnoise": RNNoise, "gtcrn": GTCRN, "dfn3": DFN3}
 def check_metrics() -> None:
     for module, distribution in (("pesq", "pesq==0.0.4"), ("pystoi", "pystoi"), ("speechmos", "speechmos")):
         needed(module, f".venv/bin/pip install {distribution}, or the bench extra", "metrics")
-
-
-def si_sdr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
-    reference, estimate = reference - reference.mean(), estimate - estimate.mean()
-    target = reference * (np.dot(estimate, reference) / max(np.dot(reference, reference), 1e-20))
-    return float(10 * np.log10(max(np.dot(target, target), 1e-20) / max(np.sum((estimate - target) ** 2), 1e-20)))
 
 
 def residual_lag(reference: np.ndarray, estimate: np.ndarray, rate: int = SCORE_RATE) -> int:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -64,11 +65,7 @@ def band_matrix(bands: int) -> torch.Tensor:
     hz = torch.arange(BINS, dtype=torch.float64) * RATE / WINDOW
     erb = 21.4 * torch.log10(1 + 0.00437 * hz)
     centres = torch.linspace(0.0, float(erb[-1]), bands, dtype=torch.float64)
-    position = torch.interp(erb, centres, torch.arange(bands, dtype=torch.float64)) if hasattr(torch, "interp") else None
-    if position is None:
-        import numpy as np
-
-        position = torch.from_numpy(np.interp(erb.numpy(), centres.numpy(), np.arange(bands, dtype=np.float64)))
+    position = torch.from_numpy(np.interp(erb.numpy(), centres.numpy(), np.arange(bands, dtype=np.float64)))
     lower = torch.floor(position).clamp(max=bands - 2)
     upper_weight = position - lower
     matrix = torch.zeros(BINS, bands, dtype=torch.float64)
@@ -123,7 +120,13 @@ class DenoiseModel(nn.Module):
         """Training's inverse: [B, n, BINS] twice -> overlap-added audio [B, n * HOP], as ``step``
         makes it from zero state (the FFT instead of ``synthesis``'s matrix product)."""
         frames = torch.fft.irfft(torch.complex(real, -minus_imag), n=WINDOW, dim=2) * self.window
-        previous = torch.nn.functional.pad(frames[:, :-1, HOP:], (0, 0, 1, 0))
+        return self.overlap_add(frames, frames.new_zeros(frames.shape[0], HOP))
+
+    @staticmethod
+    def overlap_add(frames: torch.Tensor, carry: torch.Tensor) -> torch.Tensor:
+        """Frames [B, n, WINDOW] at a HOP apart, after ``carry`` [B, HOP] (the second half of the
+        frame before them) -> the n completed hops [B, n * HOP]."""
+        previous = torch.cat([carry[:, None, :], frames[:, :-1, HOP:]], dim=1)
         return (previous + frames[:, :, :HOP]).reshape(frames.shape[0], -1)
 
     def gains(self, real: torch.Tensor, minus_imag: torch.Tensor, state: torch.Tensor):
@@ -168,8 +171,7 @@ class DenoiseModel(nn.Module):
         gains, hidden = self.gains(real, minus_imag, hidden)
         gains = self.with_floor(gains, params[:, :1])
         out_frames = self.synthesis(real * gains, minus_imag * gains, basis)
-        previous = torch.cat([carry[:, None, :], out_frames[:, :-1, HOP:]], dim=1)
-        out = (previous + out_frames[:, :, :HOP]).reshape(batch, 1, samples)
+        out = self.overlap_add(out_frames, carry).reshape(batch, 1, samples)
         return out, x[:, samples - HOP :], hidden, out_frames[:, -1, HOP:]
 
     def forward(self, audio: torch.Tensor, params: torch.Tensor) -> torch.Tensor:

@@ -150,6 +150,13 @@ def active_rms(audio: np.ndarray, rate: int = RATE) -> float:
     return float(np.sqrt(np.mean(active))) if len(active) else 0.0
 
 
+def si_sdr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Scale-invariant signal-to-distortion ratio (dB) of ``estimate`` against ``reference`` (zero-mean)."""
+    reference, estimate = reference - reference.mean(), estimate - estimate.mean()
+    target = reference * (np.dot(estimate, reference) / max(np.dot(reference, reference), 1e-20))
+    return float(10 * np.log10(max(np.dot(target, target), 1e-20) / max(np.sum((estimate - target) ** 2), 1e-20)))
+
+
 def rms(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(audio))))
 

@@ -10,9 +10,14 @@ import datetime
 import json
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from models.denoise import ARCH, HOP, LATENCY, RATE, STRENGTH
-from models.denoise_train import SEGMENT_S, VALIDATION_LANGUAGES, train
+from models.denoise_material import si_sdr_db
+from models.denoise_train import SEGMENT_S, VALIDATION_LANGUAGES, Material, example, load_material, train
 from models.export import export_style, load_checkpoint, save_checkpoint
+from models.timbre_recipes import read_target_folder
 from models.train import plot_history
 from realtime.errors import ConfigError
 
@@ -107,11 +112,6 @@ def split_noise(recordings: list, folder: Path) -> tuple[list, list]:
 def score_on_noise(models: dict, speech: dict, noises: list, seed: int = 11) -> dict:
     """Mean SI-SDR (dB) of each model's output (and of the noisy input) on SCORE_ITEMS mixtures of
     validation speakers and ``noises`` at SCORE_SNRS_DB."""
-    import numpy as np
-    import torch
-
-    from models.denoise_train import Material, example
-
     material = Material(speech, noises)
     length = int(SEGMENT_S * RATE) // HOP * HOP
     results: dict[str, list[float]] = {"noisy": [], **{name: [] for name in models}}
@@ -128,24 +128,10 @@ def score_on_noise(models: dict, speech: dict, noises: list, seed: int = 11) -> 
     return {name: round(float(np.mean(values)), 2) for name, values in results.items()}
 
 
-def si_sdr_db(reference, estimate) -> float:
-    import numpy as np
-
-    reference = reference - reference.mean()
-    estimate = estimate - estimate.mean()
-    scaled = np.dot(estimate, reference) / max(np.dot(reference, reference), 1e-12) * reference
-    return float(10 * np.log10(np.sum(scaled**2) / max(np.sum((estimate - scaled) ** 2), 1e-12)))
-
-
 def adapt_to_noise(folder: Path, name: str, out_dir: Path, overwrite: bool = False, steps: int = ADAPT_STEPS,
                    progress=None, stage=lambda _: None) -> dict:
     """A new restoration style: the shipped speech-denoise, trained on for ``steps`` with the
     noise recordings in ``folder``; writes NAME.onnx, NAME.pt, NAME.report.json, NAME.loss.png."""
-    import numpy as np
-
-    from models.denoise_train import Material, load_material, train
-    from models.timbre_recipes import read_target_folder
-
     out_dir = Path(out_dir)
     style_path = out_dir / f"{name}.onnx"
     for path in (style_path, out_dir / f"{name}.pt"):

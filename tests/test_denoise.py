@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from models.denoise_material import si_sdr_db
 from realtime.engine import Engine, EngineConfig
 from realtime.engine.runner import StyleRunner, round_up
 from realtime.format.catalog import shipped_styles_dir
@@ -30,13 +31,6 @@ def render(audio: np.ndarray, block: int = 480, **knobs: float) -> np.ndarray:
     runner = StyleRunner(style, max_frames=round_up(block, style.manifest.block_multiple))
     runner.set_params([knobs.get(p.name, p.default) for p in style.manifest.params])
     return run_aligned(runner, audio.astype(np.float32), block)
-
-
-def si_sdr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
-    reference = reference - reference.mean()
-    estimate = estimate - estimate.mean()
-    scaled = np.dot(estimate, reference) / np.dot(reference, reference) * reference
-    return float(10 * np.log10(np.sum(scaled**2) / np.sum((estimate - scaled) ** 2)))
 
 
 @pytest.fixture(scope="module")
