@@ -41,6 +41,10 @@ RATE = 48000
 HALF_SECONDS = 5.5
 FILLETS = Path("/usr/share/games/fillets-ng")
 METRICS = ("mrstft", "centroid_hz", "rms_db", "crest_db", "loudness_lu")
+#: "reference level": the input only brought to the reference's loudness; its loudness error is
+#: how far the target's loudness is from the reference's (other content), which no system that
+#: matches the reference's loudness can go below
+SYSTEMS = ("untreated", "reference level", "matchering", "stylerack")
 
 
 def read(path: Path) -> np.ndarray:
@@ -211,8 +215,10 @@ def main() -> int:
             target = run_chain(target_chain, clip[:half])
             reference = run_chain(target_chain, clip[half:])
             ours, fit_seconds = stylerack_match(x, reference)
+            level = 10 ** ((loudness(reference) - loudness(x)) / 20)
             row = {"item": index, "material": kind, "group": "drive+reverb" if drive_and_reverb else "eq+dynamics",
-                   "fit_seconds": fit_seconds, "untreated": scores(x, target), "stylerack": scores(ours, target)}
+                   "fit_seconds": fit_seconds, "untreated": scores(x, target),
+                   "reference level": scores(x * level, target), "stylerack": scores(ours, target)}
             try:
                 row["matchering"] = scores(matchering_match(x, reference, Path(folder)), target)
             except Exception as exc:  # Matchering refuses some material (too quiet, too short): counted
@@ -235,7 +241,7 @@ def summarise(rows: list[dict]) -> dict:
         if not chosen:
             continue
         entry = {"items": len(chosen)}
-        for system in ("untreated", "matchering", "stylerack"):
+        for system in SYSTEMS:
             have = [r[system] for r in chosen if system in r]
             entry[system] = {m: float(np.mean([h[m] for h in have])) for m in METRICS} if have else None
         pairs = [r for r in chosen if "matchering" in r]
@@ -251,7 +257,7 @@ def table(summary: dict) -> str:
     lines = ["| items | system | MR-STFT | centroid error (Hz) | RMS error (dB) | crest-factor error (dB) | loudness error (LU) |",
              "|---|---|---|---|---|---|---|"]
     for group, entry in summary.items():
-        for system in ("untreated", "matchering", "stylerack"):
+        for system in SYSTEMS:
             s = entry[system]
             if s is None:
                 continue

@@ -5,9 +5,13 @@ The fit is closed-form, in seconds (no gradient descent):
 
 - **EQ**: the long-term spectra (Welch, frames above a level gate) of the references (averaged
   in dB) and of the source, smoothed to 1/6 octave; their difference, less its mean over
-  200 Hz-5 kHz (loudness is matched apart), limited to +-``EQ_LIMIT_DB``, is realised as a
-  minimum-phase FIR (cepstral method) of ``FIR_TAPS``: no latency, no pre-ringing. Without a
-  source, the source is assumed to be pink (-3 dB per octave) at the reference's level.
+  200 Hz-5 kHz (loudness is matched apart), shrunk where it is likely content rather than
+  processing (``eq_curve_db``: a reference plays other music or words than the source, and
+  matching that difference fully made the result further from the target than no EQ at all),
+  limited to +-``EQ_LIMIT_DB``, is realised as a minimum-phase FIR (cepstral method) of
+  ``FIR_TAPS``: no latency, no pre-ringing. A reference that is the same performance as the
+  source (``same_content``) is matched fully. Without a source, the source is assumed to be
+  pink (-3 dB per octave) at the reference's level.
 - **Dynamics**: after the EQ, the spread of short-term levels (90th minus 10th percentile of
   50 ms RMS, in dB) of source and reference; a reference with less spread gets a compressor
   of ratio source spread / reference spread (1 to ``MAX_RATIO``) with its threshold at the
@@ -15,8 +19,10 @@ The fit is closed-form, in seconds (no gradient descent):
   smoothing, both moving averages (causal, no look-ahead).
 - **Drive**: where the reference's spectrum is flatter between partials (median spectral
   flatness, 500 Hz-8 kHz) than the equalised, compressed source's by more than
-  ``DRIVE_MIN_DB``, the tanh drive that closes the gap (a 1-D search). (The crest factor is no
-  cue for it: a compressor lowers it too.)
+  ``DRIVE_MIN_DB``, the tanh drive that closes the gap (a 1-D search up to ``DRIVE_MAX``). The
+  cue is weak across different content (it fired on a third of the items with no distortion),
+  so the gate is high and the drive capped: a false drive costs more than a missed one. (The
+  crest factor is no cue for it: a compressor lowers it too.)
 - **Gain**: integrated loudness (ITU-R BS.1770, pyloudnorm) of the result equal to the
   reference's.
 
@@ -46,6 +52,9 @@ FIR_TAPS = 2048
 EQ_LIMIT_DB = 12.0
 RELIABLE_DB = 50.0  # the EQ follows the spectra only where the source is within this of its peak
 SMOOTH_OCTAVES = 1 / 6
+CONTENT_PARTS = 3
+SHRINK = 10.0  # the content variance's weight (chosen on bench/match.py items of another seed: 1, 3, 10, 30, 100)
+SAME_CONTENT_CORRELATION = 0.85  # same performance 0.87-1.0, other halves of a clip -0.27-0.82 (bench items, seed 7)
 MIN_REFERENCE_SECONDS = 5.0
 SILENCE_DBFS = -60.0
 CLIP_LEVEL = 0.999
@@ -54,7 +63,8 @@ DETECTOR_SAMPLES = 480  # 10 ms RMS detector
 SMOOTH_SAMPLES = 240  # 5 ms gain smoothing
 SHORT_TERM_SECONDS = 0.05
 MAX_RATIO = 8.0
-DRIVE_MIN_DB = 1.0
+DRIVE_MIN_DB = 3.0
+DRIVE_MAX = 1.5  # the largest drive searched: tanh's argument at the 99.9th-percentile peak (a few dB of peak squashed)
 KNOBS = ("amount", "eq", "dynamics", "drive")
 ARCH = "match"
 
@@ -113,8 +123,9 @@ def spectrum_db(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return freqs, 10 * np.log10(power + 1e-20)
 
 
-def smooth_fractional_octave(freqs: np.ndarray, db: np.ndarray, octaves: float = SMOOTH_OCTAVES) -> np.ndarray:
-    """Each bin averaged (in power) over +-octaves/2 around it."""
+def smooth_fractional_octave(freqs: np.ndarray, db: np.ndarray, octaves: float | None = None) -> np.ndarray:
+    """Each bin averaged (in power) over +-octaves/2 around it (default ``SMOOTH_OCTAVES``)."""
+    octaves = SMOOTH_OCTAVES if octaves is None else octaves
     power = 10 ** (db / 10)
     cumulative = np.concatenate([[0.0], np.cumsum(power)])
     low = np.searchsorted(freqs, freqs * 2 ** (-octaves / 2))
@@ -123,17 +134,73 @@ def smooth_fractional_octave(freqs: np.ndarray, db: np.ndarray, octaves: float =
     return 10 * np.log10((cumulative[high] - cumulative[low]) / (high - low) + 1e-20)
 
 
+def content_variance_db2(x: np.ndarray) -> np.ndarray:
+    """Per bin, how much (dB^2) the smoothed long-term spectrum of a recording like ``x`` moves
+    with what is played: the variance over CONTENT_PARTS equal parts of its active audio, over
+    the number of parts (the variance of the whole's mean)."""
+    audio = active(x)
+    size = len(audio) // CONTENT_PARTS
+    if size < 8192:
+        return np.zeros(8192 // 2 + 1)
+    parts = []
+    for k in range(CONTENT_PARTS):
+        freqs, power = sps.welch(audio[k * size:(k + 1) * size], RATE, nperseg=8192, noverlap=4096, window="hann")
+        parts.append(smooth_fractional_octave(freqs, 10 * np.log10(power + 1e-20)))
+    return np.var(parts, axis=0, ddof=1) / CONTENT_PARTS
+
+
+def _band_envelopes_db(x: np.ndarray) -> np.ndarray:
+    """[frames, 24] level (dB) in log-spaced bands 100 Hz-12 kHz per 1024-sample hop, each band's
+    mean removed (so an EQ leaves it unchanged)."""
+    _, _, frames = sps.stft(x, RATE, nperseg=2048, noverlap=1024, boundary=None, padded=False)
+    power = np.abs(frames) ** 2
+    freqs = np.fft.rfftfreq(2048, 1 / RATE)
+    edges = np.geomspace(100, 12000, 25)
+    bands = np.stack([power[(freqs >= lo) & (freqs < hi)].sum(axis=0) for lo, hi in zip(edges[:-1], edges[1:])], axis=1)
+    level = 10 * np.log10(bands + 1e-12)
+    level = np.maximum(level, level.max() - 60)
+    return level - level.mean(axis=0)
+
+
+def same_content(a: np.ndarray, b: np.ndarray, max_lag_seconds: float = 1.0) -> bool:
+    """Whether ``a`` and ``b`` are the same performance (one a processed copy of the other): their
+    band envelopes (``_band_envelopes_db``) correlate by SAME_CONTENT_CORRELATION or more at some
+    lag within ``max_lag_seconds``."""
+    ea, eb = _band_envelopes_db(a), _band_envelopes_db(b)
+    reach = int(max_lag_seconds * RATE / 1024)
+    best = -1.0
+    for lag in range(-reach, reach + 1):
+        x, y = (ea[lag:], eb) if lag >= 0 else (ea, eb[-lag:])
+        n = min(len(x), len(y))
+        if n < 20:
+            continue
+        x, y = x[:n] - x[:n].mean(axis=0), y[:n] - y[:n].mean(axis=0)
+        best = max(best, float(np.sum(x * y) / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-12)))
+    return best >= SAME_CONTENT_CORRELATION
+
+
 def eq_curve_db(source: np.ndarray | None, references: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(frequencies, gain in dB) that moves the source's long-term spectrum onto the references'."""
+    """(frequencies, gain in dB) that moves the source's long-term spectrum onto the references'.
+
+    A source and a reference play different music or words, so their spectra differ by more
+    than the processing: each bin's gain g is shrunk to g * g^2 / (g^2 + SHRINK * v), v the two
+    spectra's content variance (``content_variance_db2``): a difference that their own parts
+    disagree on is mostly content, and is matched only in part."""
     spectra = [spectrum_db(r) for r in references]
     freqs = spectra[0][0]
     target = smooth_fractional_octave(freqs, np.mean([s for _, s in spectra], axis=0))
+    variance = np.mean([content_variance_db2(r) for r in references], axis=0) / len(references)
     if source is not None:
         base = smooth_fractional_octave(freqs, spectrum_db(source)[1])
+        variance = variance + content_variance_db2(source)
+        if any(same_content(source, r) for r in references):  # one performance, processed: match it all
+            variance = np.zeros_like(variance)
     else:  # a neutral source: pink, -3 dB per octave
         base = -10 * np.log10(np.maximum(freqs, 20.0) / 1000.0)
     gain = target - base
     band = (freqs >= 200) & (freqs <= 5000)
+    gain -= gain[band].mean()
+    gain = gain * gain**2 / (gain**2 + SHRINK * variance + 1e-12)
     gain -= gain[band].mean()
     gain = np.clip(gain, -EQ_LIMIT_DB, EQ_LIMIT_DB)
     # only where the source has something to shape and the reference something to show: elsewhere
@@ -260,7 +327,7 @@ def fit_match(references: Sequence[np.ndarray], source: np.ndarray | None = None
     if gap > DRIVE_MIN_DB:
         scale = 1.0 / (np.percentile(np.abs(compressed), 99.9) + 1e-12)
         best = (abs(gap), 0.0)
-        for k in np.geomspace(0.3, 30, 25) * scale:
+        for k in np.geomspace(0.3, DRIVE_MAX, 25) * scale:
             best = min(best, (abs(flatness_db(drive(compressed, k)) - goal), float(k)))
         fit.drive_k = best[1]
     tick("loudness", 0.8)

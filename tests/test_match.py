@@ -150,3 +150,33 @@ def test_match_renders_the_source_toward_the_reference(known, tmp_path):
     assert code == 0, err
     untouched, _ = sf.read(tmp_path / "none.wav", dtype="float64")
     assert np.abs(untouched - source).max() < 1e-6
+
+
+def test_same_performance_is_told_from_other_content(known):
+    """A processed copy of the source (EQ, gain) is the same performance; the other half of the
+    clip is not, and neither is the first half against the second through the same EQ."""
+    _, source, reference, _ = known
+    half = len(source) // 2
+    assert m.same_content(source, reference)
+    assert m.same_content(source[:half], reference[:half] * 0.5)
+    assert not m.same_content(source[:half], reference[half:])
+
+
+def test_an_eq_from_other_content_is_shrunk_where_the_content_varies(known):
+    """Fitting the first half of the demo to the EQ'd second half: the raw spectral difference
+    holds both the known EQ and the two halves' different content; the fitted curve keeps the
+    known EQ's shape (treble up against 300 Hz) and is smaller than the raw difference."""
+    _, source, reference, _ = known
+    half = len(source) // 2
+    freqs, fitted = m.eq_curve_db(source[:half], [reference[half:]])
+    shrink = m.SHRINK
+    try:
+        m.SHRINK = 0.0
+        _, raw = m.eq_curve_db(source[:half], [reference[half:]])
+    finally:
+        m.SHRINK = shrink
+    band = (freqs >= 100) & (freqs <= 10000)
+    assert np.sqrt(np.mean(fitted[band] ** 2)) < 0.8 * np.sqrt(np.mean(raw[band] ** 2))
+    treble = fitted[(freqs >= 6000) & (freqs <= 10000)].mean()
+    low_mid = fitted[(freqs >= 250) & (freqs <= 350)].mean()
+    assert treble - low_mid > 4.0, (treble, low_mid)
