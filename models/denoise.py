@@ -10,6 +10,13 @@ Per hop of ``HOP`` = 480 samples (10 ms at 48 kHz):
   plan). With one gain per bin (``bands=0``) the network learned more slowly and generalised
   worse: 600 steps, validation SI-SDR +2.7/+2.6/+1.7 dB at 0/5/10 dB SNR against +4.5/+5.1/+2.9
   with 32 bands. The gains are real: the noisy phase is kept.
+- A deep filter for the lowest ``filter_bins`` = 96 bins (to 4.75 kHz): the network also puts
+  out, per bin, complex coefficients over this frame and the two before it, whose sum is added to
+  the band-gained bin. Band gains cannot keep a voice's harmonics and remove the noise between
+  them; the filter can (DeepFilterNet's idea; past frames only, so no latency). Trained 800
+  steps on from the band-only style with the training's loss, scored on validation speakers:
+  DNSMOS OVRL 1.89 before, 1.90 on with band gains only, 1.94 with the filter; clean speech
+  passed through came out 1.7, 1.4 and 1.0 dB quieter.
 - ``strength`` (0..1) sets a floor under the gains, (1 - strength)^2: at 1 nothing is held
   back, at 0.5 the noise drops by at most 12 dB and keeps its natural sound, at 0 the style
   is an exact 10 ms delay.
@@ -43,6 +50,10 @@ POWER_FLOOR = 1e-9  # added to the power spectrum before the log (about -90 dB r
 #: the log power's mean and spread over training examples (speech at -45..-15 dBFS in noise):
 #: the network sees (log power - mean) / spread, so that its first layer starts unsaturated
 FEATURE_MEAN, FEATURE_SPREAD = -9.3, 6.2
+#: the deep filter (``filter_bins`` > 0): for the lowest bins, a complex filter over this many
+#: frames (this one and the ones before it) on top of the band gains
+FILTER_ORDER = 3
+FILTER_BINS = 96  # 0-4.75 kHz: the harmonics that 50 Hz bins cannot separate from the noise between them
 
 STRENGTH = {"name": "strength", "min": 0.0, "max": 1.0, "default": 1.0, "unit": ""}
 
@@ -76,10 +87,11 @@ def band_matrix(bands: int) -> torch.Tensor:
 
 
 class DenoiseModel(nn.Module):
-    def __init__(self, hidden: int = 128, bands: int = 32) -> None:
+    def __init__(self, hidden: int = 128, bands: int = 32, filter_bins: int = FILTER_BINS) -> None:
         super().__init__()
-        self.config = {"hidden": hidden, "bands": bands}
+        self.config = {"hidden": hidden, "bands": bands, "filter_bins": filter_bins}
         self.bands = bands
+        self.filter_bins = filter_bins
         self.arch = ARCH
         self.num_params = 1
         self.hidden = hidden
@@ -93,14 +105,22 @@ class DenoiseModel(nn.Module):
         self.inlet = nn.Linear(width, hidden)
         self.gru = nn.GRU(hidden, hidden, num_layers=2, batch_first=True)
         self.head = nn.Linear(2 * hidden, width)
+        if filter_bins:
+            # starts at zero: a model grown from a band-gain model starts as exactly that model
+            self.filter_head = nn.Linear(2 * hidden, 2 * FILTER_ORDER * filter_bins)
+            nn.init.zeros_(self.filter_head.weight)
+            nn.init.zeros_(self.filter_head.bias)
 
     def initial_state(self, batch: int = 1) -> list[torch.Tensor]:
         """All zeros: the engine starts (and resets) every style's state at zero."""
-        return [
+        state = [
             torch.zeros(batch, HOP),  # the last hop of input
             torch.zeros(2, batch, self.hidden),  # the GRU layers' hidden states
             torch.zeros(batch, HOP),  # the second half of the last frame's output (overlap-add)
         ]
+        if self.filter_bins:  # the lowest bins of the frames before this one, for the deep filter
+            state.append(torch.zeros(batch, FILTER_ORDER - 1, 2 * self.filter_bins))
+        return state
 
     def spectrum(self, frames: torch.Tensor, basis: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Windowed frames [B, n, WINDOW] -> (real part, minus the imaginary part) [B, n, BINS]:
@@ -130,17 +150,54 @@ class DenoiseModel(nn.Module):
         return (previous + frames[:, :, :HOP]).reshape(frames.shape[0], -1)
 
     def gains(self, real: torch.Tensor, minus_imag: torch.Tensor, state: torch.Tensor):
-        """The network: gains [B, n, BINS] in (0, 1) and the new GRU state."""
+        """The network: gains [B, n, BINS] in (0, 1), the deep filter's coefficients
+        [B, n, FILTER_ORDER, 2 filter_bins] (None without one) and the new GRU state."""
         power = real * real + minus_imag * minus_imag
         if self.bands:
             power = power @ self.band_of_bin
         features = (torch.log(power + POWER_FLOOR) - FEATURE_MEAN) / FEATURE_SPREAD
         inner = torch.tanh(self.inlet(features))
         recurrent, state = self.gru(inner, state)
-        gains = torch.sigmoid(self.head(torch.cat([inner, recurrent], dim=2)))
+        both = torch.cat([inner, recurrent], dim=2)
+        gains = torch.sigmoid(self.head(both))
         if self.bands:
             gains = gains @ self.band_of_bin.transpose(0, 1)
-        return gains, state
+        coefficients = None
+        if self.filter_bins:
+            coefficients = self.filter_head(both).reshape(both.shape[0], both.shape[1], FILTER_ORDER, 2 * self.filter_bins)
+        return gains, coefficients, state
+
+    def enhance(self, real: torch.Tensor, minus_imag: torch.Tensor, strength: torch.Tensor, hidden: torch.Tensor,
+                earlier: torch.Tensor | None = None):
+        """The noisy spectrum [B, n, BINS] twice -> the output spectrum twice, the new GRU state
+        and (with a deep filter) the lowest bins of the last FILTER_ORDER - 1 frames.
+
+        The output is floor * X + (1 - floor) * Y with floor = (1 - strength)^2 (so strength 0 is
+        the input exactly), Y = gains * X, and in the lowest ``filter_bins`` bins Y also gets
+        sum_i C_i(t) X(t - i) for i < FILTER_ORDER: a complex filter across frames, which can keep
+        a voice's harmonics and take out the noise between them, finer than 50 Hz bins can alone
+        (DeepFilterNet's idea, here with past frames only). ``earlier`` [B, FILTER_ORDER - 1,
+        2 filter_bins] holds those bins of the frames before these (zeros at the start)."""
+        gains, coefficients, hidden = self.gains(real, minus_imag, hidden)
+        out_real, out_imag = real * gains, minus_imag * gains
+        if self.filter_bins:
+            k, frames = self.filter_bins, real.shape[1]
+            low = torch.cat([real[:, :, :k], minus_imag[:, :, :k]], dim=2)  # [B, n, 2k]
+            history = torch.cat([earlier, low], dim=1)  # [B, FILTER_ORDER - 1 + n, 2k]
+            extra_real, extra_imag = 0.0, 0.0
+            for i in range(FILTER_ORDER):
+                start = FILTER_ORDER - 1 - i
+                past = history[:, start:start + frames]
+                c_real, c_imag = coefficients[:, :, i, :k], coefficients[:, :, i, k:]
+                extra_real = extra_real + c_real * past[:, :, :k] - c_imag * past[:, :, k:]
+                extra_imag = extra_imag + c_real * past[:, :, k:] + c_imag * past[:, :, :k]
+            out_real = torch.cat([out_real[:, :, :k] + extra_real, out_real[:, :, k:]], dim=2)
+            out_imag = torch.cat([out_imag[:, :, :k] + extra_imag, out_imag[:, :, k:]], dim=2)
+            earlier = history[:, frames:]
+        floor = torch.square(1.0 - strength.clamp(0.0, 1.0))[:, :, None]
+        out_real = floor * real + (1.0 - floor) * out_real
+        out_imag = floor * minus_imag + (1.0 - floor) * out_imag
+        return out_real, out_imag, hidden, earlier
 
     def synthesis(self, real: torch.Tensor, minus_imag: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
         """Inverse DFT and the synthesis window: [B, n, BINS] twice -> frames [B, n, WINDOW].
@@ -156,23 +213,18 @@ class DenoiseModel(nn.Module):
         buffer = torch.cat([history, x], dim=1)
         return torch.cat([buffer[:, :samples].reshape(batch, -1, HOP), buffer[:, HOP:].reshape(batch, -1, HOP)], dim=2)
 
-    @staticmethod
-    def with_floor(gains: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
-        """The network's gains [B, n, BINS] lifted to at least (1 - strength)^2, strength [B, 1]."""
-        floor = torch.square(1.0 - strength.clamp(0.0, 1.0))[:, :, None]
-        return floor + (1.0 - floor) * gains
-
     def step(self, audio: torch.Tensor, params: torch.Tensor, history: torch.Tensor, hidden: torch.Tensor,
-             carry: torch.Tensor):
+             carry: torch.Tensor, *earlier: torch.Tensor):
         x = audio[:, 0]
         batch, samples = x.shape
         basis = self.basis  # read once: the exporter stores each read of a buffer as its own constant
         real, minus_imag = self.spectrum(self.frames(x, history), basis)
-        gains, hidden = self.gains(real, minus_imag, hidden)
-        gains = self.with_floor(gains, params[:, :1])
-        out_frames = self.synthesis(real * gains, minus_imag * gains, basis)
+        out_real, out_imag, hidden, last_low = self.enhance(real, minus_imag, params[:, :1], hidden,
+                                                            earlier[0] if earlier else None)
+        out_frames = self.synthesis(out_real, out_imag, basis)
         out = self.overlap_add(out_frames, carry).reshape(batch, 1, samples)
-        return out, x[:, samples - HOP :], hidden, out_frames[:, -1, HOP:]
+        state = (x[:, samples - HOP :], hidden, out_frames[:, -1, HOP:])
+        return (out, *state, last_low) if self.filter_bins else (out, *state)
 
     def forward(self, audio: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """One call over a whole signal (a multiple of HOP samples) from zero state."""

@@ -14,8 +14,10 @@ ROOM_SHARE of them, where the target keeps the direct sound and the first 50 ms 
 active level -45..-15 dBFS; one or two noises at SNR -5..25 dB (no speech in NOISE_ONLY_SHARE).
 
 The loss (``spectral_loss``) compares compressed magnitude spectra (magnitude^0.3, as the
-DNS-challenge systems do: it weighs the quiet parts of speech more than a plain MSE would) and
-rewards the output's SI-SDR.
+DNS-challenge systems do: it weighs the quiet parts of speech more than a plain MSE would),
+OVER_SUPPRESSION_WEIGHT times more where the output falls below the target (speech taken away
+sounds worse than noise left: with a symmetric loss clean speech came out 1.7 dB quieter and
+DNSMOS SIG fell from 2.80 to 2.74 on validation speakers), and rewards the output's SI-SDR.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ TRAIN_SEED = 7
 VALIDATION_SEED_BASE = 500_000  # generated noise seeds for validation (train split, never trained on)
 COMPRESS = 0.3
 SDR_WEIGHT = 0.001  # per dB of SI-SDR, against the compressed-magnitude MSE (about 0.03)
+OVER_SUPPRESSION_WEIGHT = 3.0  # weight of the magnitude error where the output is below the target (speech lost)
 
 
 @dataclass
@@ -65,7 +68,7 @@ def load_material(progress: Callable[[str], None] = lambda _: None) -> tuple[Mat
     units = dm.speech_units("train")
     validation_names = {n for n in units if n.split("/")[:2] in (["klettres", lang] for lang in VALIDATION_LANGUAGES)}
     train = _by_speaker({n: a for n, a in units.items() if n not in validation_names})
-    validation = _by_speaker({n: units[n] for n in validation_names})
+    validation = _by_speaker({n: units[n] for n in sorted(validation_names)})  # sorted: a set's order changes run to run
     progress("reading noise")
     recorded = [dm.trimmed(c.audio).astype(np.float32) for c in dm.opensfx_clips()
                 if len(c.audio) and dm.split_of(f"opensfx/{c.index}") == "train" and len(dm.trimmed(c.audio)) >= 0.5 * RATE]
@@ -163,12 +166,14 @@ def spectral_loss(model: DenoiseModel, noisy: torch.Tensor, target: torch.Tensor
     multiple of the output's SI-SDR in dB (which weighs getting the loud noise out: with the
     magnitude term alone, the gains stayed far below the ideal ratio mask and SI-SDR barely moved)."""
     real, minus_imag = model.spectrum_fft(noisy[:, 0])
-    gains, _ = model.gains(real, minus_imag, model.initial_state(noisy.shape[0])[1])
-    out_real, out_imag = real * gains, minus_imag * gains
+    state = model.initial_state(noisy.shape[0])
+    full_strength = torch.ones(noisy.shape[0], 1)
+    out_real, out_imag, _, _ = model.enhance(real, minus_imag, full_strength, state[1], *state[3:])
     ref_real, ref_imag = model.spectrum_fft(target[:, 0])
     out_mag = torch.sqrt(out_real * out_real + out_imag * out_imag + 1e-12) ** COMPRESS
     ref_mag = torch.sqrt(ref_real * ref_real + ref_imag * ref_imag + 1e-12) ** COMPRESS
-    magnitude_term = torch.mean((out_mag - ref_mag) ** 2)
+    error = out_mag - ref_mag
+    magnitude_term = torch.mean(error**2 + (OVER_SUPPRESSION_WEIGHT - 1.0) * torch.relu(-error) ** 2)
     out = model.synthesis_fft(out_real, out_imag)[:, HOP:]  # aligned with the target
     ref = target[:, 0, : out.shape[1]]
     ref = ref - ref.mean(dim=1, keepdim=True)

@@ -92,7 +92,7 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     if payload["arch"] == TIMBRE_ARCH:
         model = TimbreModel(**payload["config"])
     elif payload["arch"] == DENOISE_ARCH:
-        model = DenoiseModel(**payload["config"])
+        model = DenoiseModel(**{"filter_bins": 0, **payload["config"]})  # checkpoints from before the deep filter
     else:
         model = build(payload["arch"], payload["num_params"])
     model.load_state_dict(payload["state_dict"])

@@ -105,9 +105,10 @@ def mixed(dm, speech: np.ndarray, noise: np.ndarray, snr_db: float) -> tuple[np.
 
 def test_noise_is_removed_from_held_out_speech(material):
     """Generated noises at test seeds (pink, brown, hum, bursts) at 0 dB SNR: SI-SDR improves by
-    6 dB or more on average (measured: 5.8, 8.8, 9.4 and 13.0). Recorded test noises (OpenSFX's
-    helicopter, bus and applause) at 5 dB: improved, if less (measured: 0.7, 4.1, 2.4 dB; their
-    averages over many items are bench/denoise.py's)."""
+    6 dB or more on average (measured: 7.0, 8.9, 9.6 and 14.8; the band-only style of the last
+    version 5.8, 8.8, 9.4, 13.0). Recorded test noises (OpenSFX's helicopter, bus and applause) at
+    5 dB: improved, if less (measured: 2.5, 3.9, 5.0 dB; before 0.7, 4.1, 2.4; their averages
+    over many items are bench/denoise.py's)."""
     dm, speech, clips = material
     generated = {}
     for kind in ("pink", "brown", "hum", "bursts"):
@@ -122,13 +123,14 @@ def test_noise_is_removed_from_held_out_speech(material):
 
 def test_strength_below_one_leaves_a_floor_of_the_noise(material):
     """Steady noise alone (pink, a test seed, -36 dBFS): at strength 1 it is taken out (measured:
-    90 dB down); below 1 the floor (1 - strength)^2 keeps it: 12 dB down at 0.5, 5 dB at 0.25;
-    at 0 it is untouched. (Recorded noises with tonal or speech-like parts, a bus engine or
-    applause, come down by only 2-7 dB at strength 1: bench/denoise.py's BAK column.)"""
+    34 dB down, to -70 dBFS; the band-only style of the last version took it 90 dB down, the deep
+    filter leaves a faint residue below 4.75 kHz); below 1 the floor (1 - strength)^2 keeps it:
+    12 dB down at 0.5, 5 dB at 0.25; at 0 it is untouched. (Recorded noises with tonal or
+    speech-like parts, a bus engine or applause, come down less: bench/denoise.py's BAK column.)"""
     dm, _, _ = material
     noise = dm.generated_noise("pink", dm.TEST_SEED_BASE + 7, 3 * RATE) * 10 ** (-36 / 20)
     reduction = {s: 20 * np.log10(dm.rms(noise) / dm.rms(render(noise, strength=s))) for s in (1.0, 0.5, 0.25, 0.0)}
-    assert reduction[1.0] >= 40.0, reduction
+    assert reduction[1.0] >= 30.0, reduction
     assert 11.0 <= reduction[0.5] <= 12.1 and 4.5 <= reduction[0.25] <= 5.1, reduction
     assert abs(reduction[0.0]) < 0.01, reduction
 
@@ -210,3 +212,36 @@ def test_train_denoise_adapts_the_shipped_style_to_a_noise_and_reports_before_an
     assert set(scores) == {"noisy", "shipped", "adapted"} and all(np.isfinite(v) for v in scores.values())
     assert report["held_out_seconds"] == pytest.approx(3.0, abs=0.1) and report["steps"] == 4
     assert load_style(out / "my-hum.onnx").manifest.category == "restoration"
+
+
+def test_the_deep_filter_starts_at_zero_and_old_checkpoints_still_load(tmp_path):
+    """A model with the deep filter, its band part copied from a band-only model, computes the
+    same as that model until trained (the filter's read-out starts at zero), streams like one
+    call, and a checkpoint saved before the filter existed (no ``filter_bins`` in its config,
+    like a user's ``train denoise`` style of the last version) loads as the band-only model."""
+    torch = pytest.importorskip("torch")
+    from models.denoise import HOP, DenoiseModel
+    from models.export import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(3)
+    band_only = DenoiseModel(filter_bins=0).eval()
+    grown = DenoiseModel(filter_bins=96).eval()
+    grown.load_state_dict(band_only.state_dict(), strict=False)
+    x = 0.05 * torch.randn(1, 1, 12 * HOP)
+    full = torch.ones(1, 1)
+    with torch.no_grad():
+        assert torch.equal(band_only(x, full), grown(x, full))
+        torch.nn.init.normal_(grown.filter_head.weight, std=0.05)
+        one_call = grown(x, full)
+        state, parts = grown.initial_state(1), []
+        for start in range(0, x.shape[2], 3 * HOP):
+            out, *state = grown.step(x[:, :, start:start + 3 * HOP], full, *state)
+            parts.append(out)
+        assert torch.allclose(torch.cat(parts, dim=2), one_call, atol=1e-6)
+        assert not torch.allclose(one_call, band_only(x, full), atol=1e-4)  # the filter does act once trained
+
+    band_only.config = {"hidden": 128, "bands": 32}  # as the last version saved it
+    save_checkpoint(band_only, {"name": "old"}, tmp_path / "old.pt")
+    loaded, _ = load_checkpoint(tmp_path / "old.pt")
+    with torch.no_grad():
+        assert loaded.filter_bins == 0 and torch.equal(loaded(x, full), band_only(x, full))
