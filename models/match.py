@@ -54,7 +54,7 @@ RELIABLE_DB = 50.0  # the EQ follows the spectra only where the source is within
 SMOOTH_OCTAVES = 1 / 6
 CONTENT_PARTS = 3
 SHRINK = 10.0  # the content variance's weight (chosen on bench/match.py items of another seed: 1, 3, 10, 30, 100)
-SAME_CONTENT_CORRELATION = 0.85  # same performance 0.87-1.0, other halves of a clip -0.27-0.82 (bench items, seed 7)
+SAME_CONTENT_CORRELATION = 0.85  # measured on 40 bench items of seed 7: same performance 0.87-1.00, other halves -0.27-0.84
 MIN_REFERENCE_SECONDS = 5.0
 SILENCE_DBFS = -60.0
 CLIP_LEVEL = 0.999
@@ -118,9 +118,15 @@ def active(x: np.ndarray, gate_db: float = -60.0) -> np.ndarray:
     return blocks[keep].ravel()
 
 
-def spectrum_db(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    freqs, power = sps.welch(active(x), RATE, nperseg=8192, noverlap=4096, window="hann")
+def welch_db(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies, power spectrum in dB): Welch, 8192-point Hann frames, half overlapping."""
+    freqs, power = sps.welch(x, RATE, nperseg=8192, noverlap=4096, window="hann")
     return freqs, 10 * np.log10(power + 1e-20)
+
+
+def spectrum_db(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The long-term spectrum of ``x``'s active audio (pauses left out)."""
+    return welch_db(active(x))
 
 
 def smooth_fractional_octave(freqs: np.ndarray, db: np.ndarray, octaves: float | None = None) -> np.ndarray:
@@ -142,41 +148,58 @@ def content_variance_db2(x: np.ndarray) -> np.ndarray:
     size = len(audio) // CONTENT_PARTS
     if size < 8192:
         return np.zeros(8192 // 2 + 1)
-    parts = []
-    for k in range(CONTENT_PARTS):
-        freqs, power = sps.welch(audio[k * size:(k + 1) * size], RATE, nperseg=8192, noverlap=4096, window="hann")
-        parts.append(smooth_fractional_octave(freqs, 10 * np.log10(power + 1e-20)))
+    parts = [smooth_fractional_octave(*welch_db(audio[k * size:(k + 1) * size])) for k in range(CONTENT_PARTS)]
     return np.var(parts, axis=0, ddof=1) / CONTENT_PARTS
 
 
-def _band_envelopes_db(x: np.ndarray) -> np.ndarray:
-    """[frames, 24] level (dB) in log-spaced bands 100 Hz-12 kHz per 1024-sample hop, each band's
-    mean removed (so an EQ leaves it unchanged)."""
-    _, _, frames = sps.stft(x, RATE, nperseg=2048, noverlap=1024, boundary=None, padded=False)
-    power = np.abs(frames) ** 2
-    freqs = np.fft.rfftfreq(2048, 1 / RATE)
-    edges = np.geomspace(100, 12000, 25)
-    bands = np.stack([power[(freqs >= lo) & (freqs < hi)].sum(axis=0) for lo, hi in zip(edges[:-1], edges[1:])], axis=1)
-    level = 10 * np.log10(bands + 1e-12)
-    level = np.maximum(level, level.max() - 60)
-    return level - level.mean(axis=0)
+ENVELOPE_FRAME, ENVELOPE_HOP = 2048, 1024
+ENVELOPE_BANDS = np.geomspace(100, 12000, 25)  # edges of 24 log-spaced bands
 
 
-def same_content(a: np.ndarray, b: np.ndarray, max_lag_seconds: float = 1.0) -> bool:
-    """Whether ``a`` and ``b`` are the same performance (one a processed copy of the other): their
-    band envelopes (``_band_envelopes_db``) correlate by SAME_CONTENT_CORRELATION or more at some
-    lag within ``max_lag_seconds``."""
-    ea, eb = _band_envelopes_db(a), _band_envelopes_db(b)
-    reach = int(max_lag_seconds * RATE / 1024)
+def _band_envelopes_db(x: np.ndarray, batch_frames: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """([frames, 24] level in dB in log-spaced bands 100 Hz-12 kHz per ENVELOPE_HOP, whether each
+    frame is active: within 40 dB of the loudest). Computed a batch of frames at a time, so a long
+    recording needs little memory."""
+    freqs = np.fft.rfftfreq(ENVELOPE_FRAME, 1 / RATE)
+    pooling = np.stack([(freqs >= lo) & (freqs < hi) for lo, hi in zip(ENVELOPE_BANDS[:-1], ENVELOPE_BANDS[1:])],
+                       axis=1).astype(np.float32)
+    window = np.hanning(ENVELOPE_FRAME).astype(np.float32)
+    count = max(0, (len(x) - ENVELOPE_FRAME) // ENVELOPE_HOP + 1)
+    bands = np.zeros((count, pooling.shape[1]), np.float32)
+    audio = x.astype(np.float32)
+    for first in range(0, count, batch_frames):
+        index = np.arange(first, min(count, first + batch_frames))[:, None] * ENVELOPE_HOP + np.arange(ENVELOPE_FRAME)
+        bands[first:first + len(index)] = np.abs(np.fft.rfft(audio[index] * window, axis=1)) ** 2 @ pooling
+    level = 10 * np.log10(bands.astype(np.float64) + 1e-12)
+    total = 10 * np.log10(bands.sum(axis=1).astype(np.float64) + 1e-12)
+    active_frames = total > (total.max() if count else 0.0) - 40.0
+    return np.maximum(level, level.max(initial=-120.0) - 60), active_frames
+
+
+def same_content(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are the same performance (one a processed copy of the other)."""
+    return content_correlation(a, b) >= SAME_CONTENT_CORRELATION
+
+
+def content_correlation(a: np.ndarray, b: np.ndarray, max_lag_seconds: float = 1.0) -> float:
+    """The best correlation, at a lag within ``max_lag_seconds``, of the two recordings' band
+    envelopes (``_band_envelopes_db``) over the frames active in both, each band's mean removed
+    so that an EQ leaves them unchanged. (Only active frames: shared silence or fades would
+    otherwise make any two recordings alike.)"""
+    (ea, active_a), (eb, active_b) = _band_envelopes_db(a), _band_envelopes_db(b)
+    reach = int(max_lag_seconds * RATE / ENVELOPE_HOP)
     best = -1.0
     for lag in range(-reach, reach + 1):
         x, y = (ea[lag:], eb) if lag >= 0 else (ea, eb[-lag:])
+        ax, ay = (active_a[lag:], active_b) if lag >= 0 else (active_a, active_b[-lag:])
         n = min(len(x), len(y))
-        if n < 20:
+        both = ax[:n] & ay[:n]
+        if both.sum() < 20:
             continue
-        x, y = x[:n] - x[:n].mean(axis=0), y[:n] - y[:n].mean(axis=0)
+        x, y = x[:n][both], y[:n][both]
+        x, y = x - x.mean(axis=0), y - y.mean(axis=0)
         best = max(best, float(np.sum(x * y) / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-12)))
-    return best >= SAME_CONTENT_CORRELATION
+    return best
 
 
 def eq_curve_db(source: np.ndarray | None, references: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -189,12 +212,14 @@ def eq_curve_db(source: np.ndarray | None, references: Sequence[np.ndarray]) -> 
     spectra = [spectrum_db(r) for r in references]
     freqs = spectra[0][0]
     target = smooth_fractional_octave(freqs, np.mean([s for _, s in spectra], axis=0))
-    variance = np.mean([content_variance_db2(r) for r in references], axis=0) / len(references)
+    # a reference that is the source's own performance, processed, differs from it by the
+    # processing only: neither its content variance nor the source's counts for it
+    same = [source is not None and same_content(source, r) for r in references]
+    variance = sum(np.zeros_like(freqs) if s else content_variance_db2(r) for s, r in zip(same, references))
+    variance = variance / len(references) ** 2  # the variance of the references' mean
     if source is not None:
         base = smooth_fractional_octave(freqs, spectrum_db(source)[1])
-        variance = variance + content_variance_db2(source)
-        if any(same_content(source, r) for r in references):  # one performance, processed: match it all
-            variance = np.zeros_like(variance)
+        variance = variance + content_variance_db2(source) * (len(same) - sum(same)) / len(same)
     else:  # a neutral source: pink, -3 dB per octave
         base = -10 * np.log10(np.maximum(freqs, 20.0) / 1000.0)
     gain = target - base

@@ -233,10 +233,11 @@ def test_the_deep_filter_starts_at_zero_and_old_checkpoints_still_load(tmp_path)
         assert torch.equal(band_only(x, full), grown(x, full))
         torch.nn.init.normal_(grown.filter_head.weight, std=0.05)
         one_call = grown(x, full)
-        state, parts = grown.initial_state(1), []
-        for start in range(0, x.shape[2], 3 * HOP):
-            out, *state = grown.step(x[:, :, start:start + 3 * HOP], full, *state)
+        state, parts, start = grown.initial_state(1), [], 0
+        for hops in (1, 2, 4, 5):  # one frame at a time and changing block sizes
+            out, *state = grown.step(x[:, :, start:start + hops * HOP], full, *state)
             parts.append(out)
+            start += hops * HOP
         assert torch.allclose(torch.cat(parts, dim=2), one_call, atol=1e-6)
         assert not torch.allclose(one_call, band_only(x, full), atol=1e-4)  # the filter does act once trained
 

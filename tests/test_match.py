@@ -160,6 +160,7 @@ def test_same_performance_is_told_from_other_content(known):
     assert m.same_content(source, reference)
     assert m.same_content(source[:half], reference[:half] * 0.5)
     assert not m.same_content(source[:half], reference[half:])
+    assert not m.same_content(source[:half], source[half:])
 
 
 def test_an_eq_from_other_content_is_shrunk_where_the_content_varies(known):
