@@ -151,13 +151,9 @@ def crest_db(x: np.ndarray) -> float:
     return 20 * math.log10(np.abs(x).max() / max(math.sqrt(np.mean(x**2)), 1e-8))
 
 
-def loudness(x: np.ndarray) -> float:
-    import pyloudnorm
-
-    return float(pyloudnorm.Meter(RATE).integrated_loudness(x))
-
-
 def scores(estimate: np.ndarray, target: np.ndarray) -> dict:
+    from models.match import loudness_lufs
+
     n = min(len(estimate), len(target))
     e, t = estimate[:n], target[:n]
     return {
@@ -165,7 +161,7 @@ def scores(estimate: np.ndarray, target: np.ndarray) -> dict:
         "centroid_hz": abs(centroid_hz(e) - centroid_hz(t)),
         "rms_db": abs(rms_db(e) - rms_db(t)),
         "crest_db": abs(crest_db(e) - crest_db(t)),
-        "loudness_lu": abs(loudness(e) - loudness(t)),
+        "loudness_lu": abs(loudness_lufs(e) - loudness_lufs(t)),
     }
 
 
@@ -203,6 +199,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    from models.match import loudness_lufs
+
     rng = np.random.default_rng(args.seed)
     items = clips(args.items, rng)
     rows = []
@@ -215,7 +213,7 @@ def main() -> int:
             target = run_chain(target_chain, clip[:half])
             reference = run_chain(target_chain, clip[half:])
             ours, fit_seconds = stylerack_match(x, reference)
-            level = 10 ** ((loudness(reference) - loudness(x)) / 20)
+            level = 10 ** ((loudness_lufs(reference) - loudness_lufs(x)) / 20)
             row = {"item": index, "material": kind, "group": "drive+reverb" if drive_and_reverb else "eq+dynamics",
                    "fit_seconds": fit_seconds, "untreated": scores(x, target),
                    "reference level": scores(x * level, target), "stylerack": scores(ours, target)}

@@ -144,12 +144,13 @@ def adapt_to_noise(folder: Path, name: str, out_dir: Path, overwrite: bool = Fal
     stage("reading the training speech and noise")
     general, validation = load_material()
     repeats = max(1, int(round(USER_NOISE_SHARE / (1 - USER_NOISE_SHARE) * len(general.noises) / len(train_noise))))
-    mixed = Material(general.speech, [n.astype(np.float32) for n in train_noise] * repeats + general.noises)
+    own_noise = [n.astype(np.float32) for n in train_noise]
+    mixed = Material(general.speech, own_noise * repeats + general.noises)
     before = score_on_noise({"shipped": base}, validation.speech, held_out_noise)
     # the checkpoint kept is the best on validation speakers in the user's noise (its training
     # part: the held-out part is only for the report); chosen on the general validation noise,
     # it was the least adapted one
-    own_validation = Material(validation.speech, [n.astype(np.float32) for n in train_noise])
+    own_validation = Material(validation.speech, own_noise)
     adapted.train()
     adapted, history = train(steps, progress=progress, material=(mixed, own_validation), model=adapted,
                              learning_rate=ADAPT_LEARNING_RATE, validate_every=max(steps // 6, 1))
