@@ -43,9 +43,11 @@ Metrics:
   calls on speech: median and p99 in microseconds and as a real-time factor.
 - pitch accuracy (all clips): f0 of input and output by WORLD's Harvest (pyworld; 16 kHz,
   5 ms frames, 60-1000 Hz); for frames voiced in both, the error in cents of the output
-  against input * 2^(pitch / 12): median |error| and the share of octave errors
-  (|error| > 600 cents), at pitch -7, -5, +5, +7 (formant 0) and at the defaults; "overall"
-  pools the frames of all of these.
+  against input * 2^(pitch / 12): median |error|, the share of *unshifted* frames (the output
+  within 100 cents of the input's own f0 although a shift of 2 semitones or more was asked: a
+  voiced frame the style took for unvoiced) and the share of *octave errors* (every other
+  |error| > 600 cents), at pitch -7, -5, +5, +7 (formant 0) and at the defaults; "overall"
+  pools the frames of all of these. (Earlier versions counted both kinds as octave errors.)
 - intelligibility (flite clips): word error rate of pocketsphinx 5 (its bundled US English
   acoustic model, language model and dictionary) after lower-casing and stripping
   punctuation, pooled over the sentences; the rise over the dry WER (points) on the grid pitch
@@ -122,7 +124,9 @@ WER_PITCHES_ST = (-7.0, 0.0, 7.0)
 WER_FORMANTS_ST = (-3.0, 0.0, 3.0)
 DNSMOS_PITCHES_ST = (-5.0, 5.0)
 F0_FLOOR_HZ, F0_CEIL_HZ, F0_FRAME_MS = 60.0, 1000.0, 5.0
-OCTAVE_ERROR_CENTS = 600.0
+GROSS_ERROR_CENTS = 600.0  # an error larger than this is one of the two kinds below
+UNSHIFTED_CENTS = 100.0  # the output within this of the input's own f0 although a shift was asked
+UNSHIFTED_MIN_SHIFT_ST = 2.0  # ... of at least this many semitones (a smaller shift cannot be told from an error)
 
 
 def log(message: str) -> None:
@@ -221,11 +225,23 @@ def f0_cents_error(f0_in_hz: np.ndarray, f0_out_hz: np.ndarray, shift_semitones:
     return 1200.0 * np.log2(f_out[voiced] / (f_in[voiced] * 2.0 ** (shift_semitones / 12.0)))
 
 
-def pitch_summary(cents: np.ndarray) -> dict:
+def pitch_summary(cents: np.ndarray, shift_st: float | np.ndarray = 0.0) -> dict:
+    """The median absolute error and the gross errors (over GROSS_ERROR_CENTS) of ``cents``
+    (``f0_cents_error`` of frames asked to shift by ``shift_st``, one value or one per frame),
+    in two kinds: *unshifted* frames, where the output kept the input's own pitch (a voicing the
+    style missed: at pitch -7 that is a 700-cent error, at +-5 a 500-cent one, so some are not
+    gross), and *octave errors*, every other gross error (the output an octave or more off)."""
     if not len(cents):
-        return {"median_abs_cents": None, "octave_error_fraction": None, "voiced_frames": 0}
+        return {"median_abs_cents": None, "octave_error_fraction": None, "unshifted_fraction": None,
+                "gross_error_fraction": None, "voiced_frames": 0}
+    cents = np.asarray(cents, float)
+    shift = np.broadcast_to(np.asarray(shift_st, float), cents.shape)
+    unshifted = (np.abs(shift) >= UNSHIFTED_MIN_SHIFT_ST) & (np.abs(cents + 100.0 * shift) < UNSHIFTED_CENTS)
+    gross = np.abs(cents) > GROSS_ERROR_CENTS
     return {"median_abs_cents": float(np.median(np.abs(cents))),
-            "octave_error_fraction": float(np.mean(np.abs(cents) > OCTAVE_ERROR_CENTS)),
+            "octave_error_fraction": float(np.mean(gross & ~unshifted)),
+            "unshifted_fraction": float(np.mean(unshifted)),
+            "gross_error_fraction": float(np.mean(gross)),
             "voiced_frames": int(len(cents))}
 
 
@@ -535,10 +551,10 @@ def cost_report(runner: StyleRunner, speech: np.ndarray) -> dict:
 
 
 def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry: list[ClipScores],
-                    recognise: Recogniser) -> tuple[dict, np.ndarray | None]:
+                    recognise: Recogniser) -> tuple[dict, tuple[np.ndarray, np.ndarray] | None]:
     """Render (a style or an anchor) the clips this setting's metrics need and score them against
-    the dry ones: the setting's results, and its pitch errors in cents (None when pitch is not
-    measured here)."""
+    the dry ones: the setting's results, and its pitch errors in cents with the shift asked of
+    each frame (None when pitch is not measured here)."""
     rate = renderer.sample_rate
     cents, refs, hyps, ovrl = [], [], [], {"flite": [], "fillets": []}
     for clip, dry_scores in zip(clips, dry):
@@ -558,7 +574,8 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
                     "expected_pitch_st": setting.pitch_st}
     pooled_cents = np.concatenate(cents) if "pitch" in setting.metrics else None
     if pooled_cents is not None:
-        result["pitch"] = pitch_summary(pooled_cents)
+        result["pitch"] = pitch_summary(pooled_cents, setting.pitch_st)
+        pooled_cents = (pooled_cents, np.full(len(pooled_cents), setting.pitch_st))
     if "wer" in setting.metrics:
         result["wer"] = word_error_rate(refs, hyps)
         result["transcripts"] = hyps
@@ -637,7 +654,8 @@ def describe(measured: dict, dry_summary: dict) -> str:
     parts = []
     if "pitch" in measured and measured["pitch"]["voiced_frames"]:
         parts.append(f"pitch {measured['pitch']['median_abs_cents']:.0f} c, "
-                     f"{100 * measured['pitch']['octave_error_fraction']:.1f}% octave errors")
+                     f"{100 * measured['pitch']['octave_error_fraction']:.1f}% octave errors, "
+                     f"{100 * measured['pitch']['unshifted_fraction']:.1f}% unshifted")
     if "wer" in measured:
         parts.append(f"WER {100 * measured['wer']:.1f}% (dry {100 * dry_summary['wer']:.1f}%)")
     if "dnsmos_ovrl" in measured:
@@ -645,7 +663,7 @@ def describe(measured: dict, dry_summary: dict) -> str:
     return "; ".join(parts)
 
 
-def summarise_style(settings: list[dict], cents_by_setting: list[np.ndarray | None], dry_summary: dict,
+def summarise_style(settings: list[dict], cents_by_setting: list[tuple[np.ndarray, np.ndarray] | None], dry_summary: dict,
                     has_pitch: bool) -> dict:
     """The table's numbers: pitch pooled over its settings, the worst WER rise, DNSMOS at +-5."""
     pitched = [s for s in settings if "pitch" in s]
@@ -662,7 +680,8 @@ def summarise_style(settings: list[dict], cents_by_setting: list[np.ndarray | No
     styled_ovrl = float(np.mean([s["dnsmos_ovrl"]["all"] for s in shifted])) if shifted else None
     defaults = next(s for s in settings if s["is_defaults"])
     return {
-        "pitch_overall": pitch_summary(np.concatenate(pooled_cents)) if pooled_cents else None,
+        "pitch_overall": pitch_summary(np.concatenate([c for c, _ in pooled_cents]),
+                                       np.concatenate([s for _, s in pooled_cents])) if pooled_cents else None,
         "pitch_overall_settings": [s["label"] for s in pitched],
         "pitch_at_defaults_only": [s["is_defaults"] for s in pitched] == [True],
         "wer_dry": dry_summary["wer"],
@@ -776,7 +795,7 @@ def fmt(value: float | None, pattern: str, missing: str = "n/a") -> str:
 
 def table(results: list[dict], dry_summary: dict) -> str:
     lines = ["| style | latency declared / measured (ms; with a 128 block) | RTF median / p99 (128 frames) "
-             "| pitch median abs error (cents) / octave errors | WER dry -> worst rise "
+             "| pitch median abs error (cents) / octave errors / unshifted | WER dry -> worst rise "
              "| DNSMOS OVRL dry -> styled (drop) |",
              "|---|---|---|---|---|---|"]
     for r in results:
@@ -790,7 +809,8 @@ def table(results: list[dict], dry_summary: dict) -> str:
                    f"({cost['median_us']:.0f} / {cost['p99_us']:.0f} us)")
         pitch = s["pitch_overall"]
         pitch_cell = "n/a" if pitch is None or not pitch["voiced_frames"] else (
-            f"{pitch['median_abs_cents']:.1f} / {100 * pitch['octave_error_fraction']:.1f}%"
+            f"{pitch['median_abs_cents']:.1f} / {100 * pitch['octave_error_fraction']:.1f}% / "
+            f"{100 * pitch['unshifted_fraction']:.1f}%"
             + (" (defaults)" if s["pitch_at_defaults_only"] else ""))
         worst = s["wer_worst"]
         wer = f"{100 * s['wer_dry']:.1f}% -> {100 * worst['rise']:+.1f} pts at {worst['label']}"
@@ -801,9 +821,9 @@ def table(results: list[dict], dry_summary: dict) -> str:
 
 
 def settings_table(results: list[dict]) -> str:
-    lines = ["| style | setting | pitch median abs error (cents) | octave errors | voiced frames | WER (rise, pts) "
-             "| DNSMOS OVRL |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| style | setting | pitch median abs error (cents) | octave errors | unshifted | voiced frames "
+             "| WER (rise, pts) | DNSMOS OVRL |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results:
         rows = [(s["label"], s.get("pitch"), s) for s in r["settings"]]
         overall = r["summary"]["pitch_overall"]
@@ -815,6 +835,7 @@ def settings_table(results: list[dict]) -> str:
                 r["style"], label,
                 f"{pitch['median_abs_cents']:.1f}" if has_pitch else "",
                 f"{100 * pitch['octave_error_fraction']:.1f}%" if has_pitch else "",
+                f"{100 * pitch['unshifted_fraction']:.1f}%" if has_pitch else "",
                 str(pitch["voiced_frames"]) if pitch else "",
                 f"{100 * s['wer']:.1f}% ({100 * s['wer_rise']:+.1f})" if "wer" in s else "",
                 f"{s['dnsmos_ovrl']['all']:.2f}" if "dnsmos_ovrl" in s else "",

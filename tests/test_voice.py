@@ -168,3 +168,31 @@ def test_the_shipped_voice_styles_are_what_the_recipe_exports(tmp_path):
     audio = np.pad(glottal_glide(1.0), (0, 2048))[None, :]
     outputs = [run_blocks(StyleRunner(style, max_frames=128), audio, 128) for style in (fresh, shipped)]
     assert np.abs(outputs[0] - outputs[1]).max() <= 1e-6
+
+
+def test_the_voice_benchmark_tells_unshifted_frames_from_octave_errors():
+    """bench/voice.py's pitch summary: a frame left at the input's own pitch is 'unshifted' (at
+    pitch -7 that is 700 cents off, at +5 500 cents), an output an octave off is an octave
+    error, and neither kind is counted twice."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("bench_voice", Path(__file__).resolve().parents[1] / "bench" / "voice.py")
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    # pitch -7: 6 frames right (+-5 cents), 2 unshifted (+700 cents), 1 an octave low, 1 an octave high
+    cents = np.array([5, -5, 3, -3, 0, 1, 700, 690, -1200, 1210], float)
+    summary = bench.pitch_summary(cents, -7.0)
+    assert summary["unshifted_fraction"] == pytest.approx(0.2)
+    assert summary["octave_error_fraction"] == pytest.approx(0.2)
+    assert summary["gross_error_fraction"] == pytest.approx(0.4)
+    # pitch +5: an unshifted frame is -500 cents off (not gross) and still counted as unshifted
+    summary = bench.pitch_summary(np.array([-500, -510, 2, 1200], float), 5.0)
+    assert summary["unshifted_fraction"] == pytest.approx(0.5)
+    assert summary["octave_error_fraction"] == pytest.approx(0.25)
+    # no shift asked: nothing can be 'unshifted'; per-frame shifts (pooled settings) work too
+    assert bench.pitch_summary(np.array([0.0, 1200.0]), 0.0)["unshifted_fraction"] == 0.0
+    pooled = bench.pitch_summary(np.array([700.0, -500.0, 1200.0]), np.array([-7.0, 5.0, 0.0]))
+    assert pooled["unshifted_fraction"] == pytest.approx(2 / 3) and pooled["octave_error_fraction"] == pytest.approx(1 / 3)
