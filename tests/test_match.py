@@ -42,6 +42,9 @@ def biquad(kind: str, freq: float, gain_db: float, q: float = 0.707) -> tuple[np
     return np.array(b) / den[0], np.array(den) / den[0]
 
 
+KNOWN_EQ = (("shelf", 4000, 6.0, 0.707), ("peak", 300, -4.0, 1.0))
+
+
 @pytest.fixture(scope="module")
 def known(tmp_path_factory):
     """The demo clip, and a reference made from it with a known EQ and +3 dB."""
@@ -49,7 +52,7 @@ def known(tmp_path_factory):
     source, rate = sf.read(DEMO, dtype="float64")
     assert rate == m.RATE
     reference = source.copy()
-    for kind, freq, gain, q in (("shelf", 4000, 6.0, 0.707), ("peak", 300, -4.0, 1.0)):
+    for kind, freq, gain, q in KNOWN_EQ:
         b, a = biquad(kind, freq, gain, q)
         reference = sps.lfilter(b, a, reference)
     reference *= 10 ** (3 / 20)
@@ -166,7 +169,8 @@ def test_same_performance_is_told_from_other_content(known):
 def test_an_eq_from_other_content_is_shrunk_where_the_content_varies(known):
     """Fitting the first half of the demo to the EQ'd second half: the raw spectral difference
     holds both the known EQ and the two halves' different content; the fitted curve keeps the
-    known EQ's shape (treble up against 300 Hz) and is smaller than the raw difference."""
+    known EQ's shape (treble up against 300 Hz) and is nearer the known EQ than the raw
+    difference is (measured, 100 Hz-10 kHz, levels aside: 3.5 dB against 4.9)."""
     _, source, reference, _ = known
     half = len(source) // 2
     freqs, fitted = m.eq_curve_db(source[:half], [reference[half:]])
@@ -176,8 +180,16 @@ def test_an_eq_from_other_content_is_shrunk_where_the_content_varies(known):
         _, raw = m.eq_curve_db(source[:half], [reference[half:]])
     finally:
         m.SHRINK = shrink
+    response = np.ones(len(freqs), complex)
+    for kind, freq, gain, q in KNOWN_EQ:
+        response *= sps.freqz(*biquad(kind, freq, gain, q), worN=freqs, fs=m.RATE)[1]
     band = (freqs >= 100) & (freqs <= 10000)
-    assert np.sqrt(np.mean(fitted[band] ** 2)) < 0.8 * np.sqrt(np.mean(raw[band] ** 2))
+
+    def error_db(curve):
+        miss = (curve - 20 * np.log10(np.abs(response)))[band]
+        return np.sqrt(np.mean((miss - miss.mean()) ** 2))
+
+    assert error_db(fitted) < 0.8 * error_db(raw), (error_db(fitted), error_db(raw))
     treble = fitted[(freqs >= 6000) & (freqs <= 10000)].mean()
     low_mid = fitted[(freqs >= 250) & (freqs <= 350)].mean()
     assert treble - low_mid > 4.0, (treble, low_mid)
