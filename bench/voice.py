@@ -572,16 +572,17 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
     result: dict = {"label": setting.label, "is_defaults": setting.is_defaults,
                     "params": dict(zip(knob_names(renderer), setting.params)),
                     "expected_pitch_st": setting.pitch_st}
-    pooled_cents = np.concatenate(cents) if "pitch" in setting.metrics else None
-    if pooled_cents is not None:
-        result["pitch"] = pitch_summary(pooled_cents, setting.pitch_st)
-        pooled_cents = (pooled_cents, np.full(len(pooled_cents), setting.pitch_st))
+    pitch_frames = None  # (cents, the shift asked) per frame
+    if "pitch" in setting.metrics:
+        pooled = np.concatenate(cents)
+        result["pitch"] = pitch_summary(pooled, setting.pitch_st)
+        pitch_frames = (pooled, np.full(len(pooled), setting.pitch_st))
     if "wer" in setting.metrics:
         result["wer"] = word_error_rate(refs, hyps)
         result["transcripts"] = hyps
     if "dnsmos" in setting.metrics:
         result["dnsmos_ovrl"] = mean_by_source(ovrl)
-    return result, pooled_cents
+    return result, pitch_frames
 
 
 def mean_by_source(values: dict[str, list[float]]) -> dict:
