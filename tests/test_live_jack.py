@@ -131,8 +131,7 @@ def test_live_output_equals_offline_render_and_xruns_match_a_native_client(serve
         f"periods differing: {np.flatnonzero(differs)[:20].tolist()}, stalls while recording: {stalls} "
         f"(tester {server_xruns_while_recording}, host xruns {before['xruns']}, late {before['late_blocks']})"
     )
-    assert differs.sum() <= 4 * stalls, detail
-    assert longest_run(differs) <= 4, detail  # aligned again after each stall
+    assert_disturbed_only_by_stalls(differs, stalls, detail)
 
 
 def test_a_rack_live_is_one_exactly_weighted_delayed_copy(server, tester, styles_dir, tmp_path):
@@ -161,8 +160,7 @@ def test_a_rack_live_is_one_exactly_weighted_delayed_copy(server, tester, styles
     differs = np.abs(live - expected)[: periods * 128].reshape(periods, 128).max(axis=1) >= 1e-5
     stalls = max(server_xruns, stats["xruns"], stats["late_blocks"])
     detail = f"periods differing: {np.flatnonzero(differs)[:20].tolist()}, stalls: {stalls}"
-    assert differs.sum() <= 4 * stalls, detail
-    assert longest_run(differs) <= 4, detail
+    assert_disturbed_only_by_stalls(differs, stalls, detail)
 
 
 def xruns_beside_the_c_client(server, style, folder) -> tuple[int, int, dict]:
@@ -211,6 +209,16 @@ def steps_away_from_stalls(steps: np.ndarray, positions: list[int], offset: int)
         at = position - offset
         steps[max(0, at - RATE // 10) : max(0, at + 3 * 128)] = 0.0
     return steps
+
+
+def assert_disturbed_only_by_stalls(differs: np.ndarray, stalls: int, detail: str) -> None:
+    """Periods that differ from the expected output (``differs``, one flag per period) may only
+    be the server's stalls' doing: at most 4 periods a stall in all, and no run of them longer
+    than 4 periods a stall (a burst of stalls in a row, as when the machine pauses, spoils its
+    periods in a row: 12 stalls spoiled 11 periods in a row in one run here; a lost alignment
+    would instead run on to the end of the recording)."""
+    assert differs.sum() <= 4 * stalls, detail
+    assert longest_run(differs) <= 4 * stalls, detail
 
 
 def longest_run(flags: np.ndarray) -> int:
