@@ -24,11 +24,18 @@ The fit is closed-form, in seconds (no gradient descent):
   cue is weak across different content (it fired on a third of the items with no distortion),
   so the gate is high and the drive capped: a false drive costs more than a missed one. (The
   crest factor is no cue for it: a compressor lowers it too.)
+- **Peaks**: where the result's crest factor (peak over RMS) is more than ``PEAK_MARGIN_DB``
+  above the reference's, a soft clipper on the highest peaks closes ``PEAK_SHARE`` of the gap:
+  below its threshold the signal is untouched, above it the excess is bent by a tanh of knee
+  ``PEAK_KNEE`` (x the threshold), so no peak passes twice the threshold. Instantaneous: no
+  latency, no pumping. Only half the gap, because a crest factor is one peak's worth of
+  evidence and two halves of one recording differ by about 1 dB in it (DeepAFx-ST's crest
+  metric on bench/match.py items).
 - **Gain**: integrated loudness (ITU-R BS.1770, pyloudnorm) of the result equal to the
   reference's.
 
 The style's knobs: ``amount`` (the whole match, 0 = bit-transparent), and ``eq``, ``dynamics``
-and ``drive`` (each 0..1, to take one aspect only). Reverb ("space") is not matched yet.
+(the compressor and the peaks) and ``drive`` (each 0..1, to take one aspect only). Reverb ("space") is not matched yet.
 """
 
 from __future__ import annotations
@@ -67,6 +74,12 @@ SHORT_TERM_SECONDS = 0.05
 MAX_RATIO = 8.0
 DRIVE_MIN_DB = 3.0
 DRIVE_MAX = 1.5  # the largest drive searched: tanh's argument at the 99.9th-percentile peak (a few dB of peak squashed)
+#: the peak stage (chosen on 40 bench/match.py items of seed 11: margins 0.5, 1, 1.5, 2 dB,
+#: knees 0.1, 0.3, 0.6, 1, 2, shares 0.5, 0.75, 1; see fit_match)
+PEAK_MARGIN_DB = 1.0
+PEAK_SHARE = 0.5
+PEAK_KNEE = 1.0
+NO_PEAK_STAGE = 1e6  # a threshold no sample reaches
 KNOBS = ("amount", "eq", "dynamics", "drive")
 ARCH = "match"
 
@@ -306,6 +319,30 @@ def drive(x: np.ndarray, k: float) -> np.ndarray:
     return np.tanh(k * x) / k
 
 
+def soft_clip_peaks(x: np.ndarray, threshold: float) -> np.ndarray:
+    """The peak stage: samples above ``threshold`` (linear) bent toward at most twice it."""
+    knee = PEAK_KNEE * threshold
+    excess = np.maximum(np.abs(x) - threshold, 0.0)
+    return x - np.sign(x) * (excess - knee * np.tanh(excess / knee))
+
+
+def crest_factor_db(x: np.ndarray) -> float:
+    """Peak over RMS, in dB."""
+    return float(20 * np.log10(np.abs(x).max() / max(float(np.sqrt(np.mean(x**2))), 1e-12) + 1e-12))
+
+
+def peak_threshold_for(x: np.ndarray, crest_db: float) -> float:
+    """The peak stage's threshold that brings ``x``'s crest factor to ``crest_db`` (bisection)."""
+    low, high = float(np.sqrt(np.mean(x**2))), float(np.abs(x).max())
+    for _ in range(30):
+        middle = 0.5 * (low + high)
+        if crest_factor_db(soft_clip_peaks(x, middle)) > crest_db:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
 @dataclass
 class MatchFit:
     fir: np.ndarray
@@ -315,6 +352,7 @@ class MatchFit:
     ratio: float = 1.0
     makeup_db: float = 0.0
     drive_k: float = 0.0
+    peak_threshold_db: float | None = None  # dBFS before the gain; None: no peak stage
     gain_db: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -327,7 +365,12 @@ class MatchFit:
         y = y * 10 ** (d * (self.makeup_db - compress(y, self.threshold_db, self.ratio)) / 20)
         r = amount * drive_amount
         y = y + r * (drive(y, self.drive_k) - y)
+        y = y + d * (soft_clip_peaks(y, self.peak_threshold) - y)
         return y * 10 ** (amount * self.gain_db / 20)
+
+    @property
+    def peak_threshold(self) -> float:
+        return NO_PEAK_STAGE if self.peak_threshold_db is None else 10 ** (self.peak_threshold_db / 20)
 
     def summary(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("fir", "curve_freqs", "curve_db")}
@@ -364,6 +407,12 @@ def fit_match(references: Sequence[np.ndarray], source: np.ndarray | None = None
         for k in np.geomspace(0.3, DRIVE_MAX, 25) * scale:
             best = min(best, (abs(flatness_db(drive(compressed, k)) - goal), float(k)))
         fit.drive_k = best[1]
+    tick("peaks", 0.7)
+    shaped = fit.apply(source)
+    gap = crest_factor_db(shaped) - crest_factor_db(reference)
+    if gap > PEAK_MARGIN_DB:
+        threshold = peak_threshold_for(shaped, crest_factor_db(shaped) - PEAK_SHARE * gap)
+        fit.peak_threshold_db = float(20 * np.log10(threshold))
     tick("loudness", 0.8)
     processed = fit.apply(source)
     fit.gain_db = float(loudness_lufs(reference) - loudness_lufs(processed))
@@ -380,14 +429,16 @@ class MatchStyle(nn.Module):
     num_params = len(KNOBS)
 
     def __init__(self, fir: np.ndarray | None = None, threshold_db: float = 0.0, ratio: float = 1.0,
-                 makeup_db: float = 0.0, drive_k: float = 0.0, gain_db: float = 0.0) -> None:
+                 makeup_db: float = 0.0, drive_k: float = 0.0, gain_db: float = 0.0,
+                 peak_threshold_db: float | None = None) -> None:
         super().__init__()
         if fir is None:  # a unit impulse: no EQ
             fir = np.eye(1, FIR_TAPS).ravel()
         self.config = {}
         # conv1d correlates: the kernel is the FIR reversed
         self.register_buffer("kernel", torch.tensor(fir[::-1].copy(), dtype=torch.float32).view(1, 1, -1))
-        self.register_buffer("settings", torch.tensor([threshold_db, ratio, makeup_db, max(drive_k, 1e-3), gain_db],
+        peak = NO_PEAK_STAGE if peak_threshold_db is None else 10 ** (peak_threshold_db / 20)
+        self.register_buffer("settings", torch.tensor([threshold_db, ratio, makeup_db, max(drive_k, 1e-3), gain_db, peak],
                                                       dtype=torch.float32))
 
     def initial_state(self, batch: int = 1) -> list[torch.Tensor]:
@@ -398,7 +449,7 @@ class MatchStyle(nn.Module):
         return self.step(audio, params, *self.initial_state(audio.shape[0]))[0]
 
     def step(self, audio: torch.Tensor, params: torch.Tensor, fir_state, detector_state, smooth_state):
-        threshold, ratio, makeup, k, gain = (self.settings[i] for i in range(5))
+        threshold, ratio, makeup, k, gain, peak = (self.settings[i] for i in range(6))
         amount, eq, dynamics, drive_amount = (params[:, i].view(-1, 1, 1) for i in range(4))
         frames = audio.shape[2]
         joined = torch.cat([fir_state, audio], dim=2)
@@ -412,12 +463,16 @@ class MatchStyle(nn.Module):
         smoothed = F.avg_pool1d(reductions, SMOOTH_SAMPLES, stride=1)
         y = y * torch.pow(10.0, amount * dynamics * (makeup - smoothed) / 20)
         y = y + amount * drive_amount * (torch.tanh(k * y) / k - y)
+        excess = torch.relu(torch.abs(y) - peak)
+        knee = PEAK_KNEE * peak
+        y = y - amount * dynamics * torch.sign(y) * (excess - knee * torch.tanh(excess / knee))
         y = y * torch.pow(10.0, amount * gain / 20)
         return (y, joined[:, :, frames:], squares[:, :, frames:], reductions[:, :, frames:])
 
 
 def style_from_fit(fit: MatchFit) -> MatchStyle:
-    return MatchStyle(fit.fir, fit.threshold_db, fit.ratio, fit.makeup_db, fit.drive_k, fit.gain_db).eval()
+    return MatchStyle(fit.fir, fit.threshold_db, fit.ratio, fit.makeup_db, fit.drive_k, fit.gain_db,
+                      fit.peak_threshold_db).eval()
 
 
 def manifest_for(name: str, fit: MatchFit, references: Sequence[str], source: str | None) -> dict:

@@ -3,6 +3,7 @@ files are refused in one line, and the style is exact (export parity, streaming)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -72,7 +73,8 @@ def test_a_known_eq_and_gain_is_recovered(known):
     assert abs(m.loudness_lufs(out) - m.loudness_lufs(reference)) <= 0.5
     before = band_levels_db(source) - band_levels_db(reference)
     assert np.abs(before - before.mean()).max() > 3.0  # the test has something to recover
-    assert report["fit"]["ratio"] == 1.0 and report["fit"]["drive_k"] == 0.0  # no dynamics or drive were added
+    fit = report["fit"]
+    assert fit["ratio"] == 1.0 and fit["drive_k"] == 0.0 and fit["peak_threshold_db"] is None  # no dynamics, drive or peak stage
     assert report["torch_vs_onnx_max_abs"] <= 1e-4 and report["stream_vs_call_max_abs"] <= 1e-5
     assert (folder / "known.json").exists() and (folder / "known.png").stat().st_size > 10_000
     saved = json.loads((folder / "known.json").read_text())
@@ -91,11 +93,11 @@ def test_amount_zero_is_bit_transparent_and_the_style_has_no_latency(known):
 
 def test_each_aspect_knob_at_zero_removes_only_its_aspect():
     fir = m.minimum_phase_fir(np.array([0.0, 1000.0, 24000.0]), np.array([-6.0, 0.0, 6.0]))
-    settings = dict(threshold_db=-30.0, ratio=4.0, makeup_db=3.0, drive_k=3.0, gain_db=2.0)
+    settings = dict(threshold_db=-30.0, ratio=4.0, makeup_db=3.0, drive_k=3.0, gain_db=2.0, peak_threshold_db=-12.0)
     full = m.MatchStyle(fir, **settings).eval()
     without = {
         1: m.MatchStyle(None, **settings),
-        2: m.MatchStyle(fir, **{**settings, "ratio": 1.0, "makeup_db": 0.0}),
+        2: m.MatchStyle(fir, **{**settings, "ratio": 1.0, "makeup_db": 0.0, "peak_threshold_db": None}),
         3: m.MatchStyle(fir, **{**settings, "drive_k": 0.0}),
     }
     x = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (1, 1, 9600)).astype(np.float32))
@@ -106,6 +108,31 @@ def test_each_aspect_knob_at_zero_removes_only_its_aspect():
             params[0, knob] = 0.0
             assert torch.abs(full(x, params) - reference.eval()(x, ones)).max() <= 1e-5, m.KNOBS[knob]
             assert torch.abs(full(x, params) - full(x, ones)).max() > 1e-3  # the aspect did something
+
+
+def test_a_reference_with_tamer_peaks_gets_half_its_crest_factor_gap_closed(known):
+    """A reference whose highest peaks were bent down (crest factor several dB lower, the spectrum
+    and level alike): the fit adds the peak stage, which closes PEAK_SHARE of the gap and leaves
+    the rest of the signal alone."""
+    _, source, _, _ = known
+    source = source[: 20 * m.RATE]
+    threshold = 10 ** (-6 / 20) * np.abs(source).max()
+    reference = np.clip(source, -threshold, threshold)  # the peaks: a few milliseconds in all
+    reference = 0.5 * (reference + sps.lfilter([0.5, 0.5], [1.0], reference))  # no flat tops for the refusal
+    gap = m.crest_factor_db(source) - m.crest_factor_db(reference)
+    assert gap > 3.0
+    fit = m.fit_match([reference], source)
+    assert fit.peak_threshold_db is not None and fit.ratio < 1.5 and fit.drive_k == 0.0
+    shaped = fit.apply(source)
+    closed = (m.crest_factor_db(source) - m.crest_factor_db(shaped)) / gap
+    assert abs(closed - m.PEAK_SHARE) <= 0.1, closed
+    without = dataclasses.replace(fit, peak_threshold_db=None).apply(source)
+    touched = np.abs(shaped - without) > 1e-9
+    assert 0 < touched.mean() < 0.02, touched.mean()  # the highest peaks only (the reference bent 0.5% of samples)
+    style = m.style_from_fit(fit)
+    with torch.no_grad():
+        streamed = style(torch.from_numpy(source.astype(np.float32))[None, None], torch.ones(1, 4))[0, 0].double().numpy()
+    assert np.abs(streamed - shaped).max() < 1e-3
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
