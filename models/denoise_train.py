@@ -168,7 +168,8 @@ def spectral_loss(model: DenoiseModel, noisy: torch.Tensor, target: torch.Tensor
     real, minus_imag = model.spectrum_fft(noisy[:, 0])
     state = model.initial_state(noisy.shape[0])
     full_strength = torch.ones(noisy.shape[0], 1)
-    out_real, out_imag, _, _ = model.enhance(real, minus_imag, full_strength, state[1], *state[3:])
+    earlier = state[3] if model.filter_bins else None  # no hold in training (see models/denoise.py)
+    out_real, out_imag, *_ = model.enhance(real, minus_imag, full_strength, state[1], earlier)
     ref_real, ref_imag = model.spectrum_fft(target[:, 0])
     out_mag = torch.sqrt(out_real * out_real + out_imag * out_imag + 1e-12) ** COMPRESS
     ref_mag = torch.sqrt(ref_real * ref_real + ref_imag * ref_imag + 1e-12) ** COMPRESS

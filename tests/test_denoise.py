@@ -246,3 +246,33 @@ def test_the_deep_filter_starts_at_zero_and_old_checkpoints_still_load(tmp_path)
     loaded, _ = load_checkpoint(tmp_path / "old.pt")
     with torch.no_grad():
         assert loaded.filter_bins == 0 and torch.equal(loaded(x, full), band_only(x, full))
+
+
+def test_held_gains_fall_at_most_by_the_release_a_hop_and_stream_like_one_call():
+    """The hold is the recursion h(t) = max(g(t), RELEASE h(t - 1)) on every band's gain: checked
+    against that recursion (numpy, one hop at a time) for random gains fed in blocks of 1 to 50
+    hops, and on a gain that drops from 1 to 0: the held gain then falls by RELEASE a hop."""
+    torch = pytest.importorskip("torch")
+    from models.denoise import HOLD_FRAMES, RELEASE, DenoiseModel
+
+    model = DenoiseModel()
+    rng = np.random.default_rng(5)
+    gains = rng.uniform(0.2, 1.0, (1, 300, 32)).astype(np.float32)  # a held gain never outlives HOLD_FRAMES here
+    gains[0, 100:200] = 0.0  # and a silence after speech
+    gains[0, 99] = 1.0
+    expected, held = np.zeros_like(gains), np.zeros(32, np.float32)
+    for t in range(gains.shape[1]):
+        held = np.maximum(gains[0, t], RELEASE * held)
+        expected[0, t] = held
+    state, parts, start = model.initial_state(1)[-1], [], 0
+    for hops in (1, 7, 50, 2, 90, 150):
+        out, state = model.hold(torch.from_numpy(gains[:, start:start + hops]), state)
+        parts.append(out.numpy())
+        start += hops
+    got = np.concatenate(parts, axis=1)
+    assert start == gains.shape[1]
+    let_go = np.zeros(start, bool)
+    let_go[99 + HOLD_FRAMES:200] = True  # held longer than HOLD_FRAMES hops: let go at RELEASE^64 (-46 dB)
+    assert np.allclose(got[:, ~let_go], expected[:, ~let_go], rtol=1e-5, atol=1e-7)
+    assert np.allclose(got[0, 99 + np.arange(HOLD_FRAMES), 0], RELEASE ** np.arange(HOLD_FRAMES), rtol=1e-5)
+    assert np.all(got[:, let_go] == 0.0) and np.all(expected[:, let_go] <= 1.0001 * RELEASE**HOLD_FRAMES)
