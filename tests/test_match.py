@@ -220,3 +220,19 @@ def test_an_eq_from_other_content_is_shrunk_where_the_content_varies(known):
     treble = fitted[(freqs >= 6000) & (freqs <= 10000)].mean()
     low_mid = fitted[(freqs >= 250) & (freqs <= 350)].mean()
     assert treble - low_mid > 4.0, (treble, low_mid)
+
+
+def test_a_saturated_reference_gets_drive_and_a_clean_one_does_not(known):
+    """A reference that is the source through a tanh (its loudest samples squashed, its spectrum
+    filled between partials) gets the drive stage, which brings the source's flatness and
+    top-to-RMS ratio toward the reference's; the known-EQ reference (no saturation) gets none."""
+    _, source, _, report = known
+    source = source[: 20 * m.RATE]
+    scale = 4.0 / np.percentile(np.abs(source), 99.9)
+    reference = 0.5 * np.tanh(scale * source) / np.tanh(4.0)
+    fit = m.fit_match([reference], source)
+    assert fit.drive_k > 0.0
+    out = fit.apply(source)
+    for cue in (m.flatness_db, m.top_to_rms_db):
+        assert abs(cue(out) - cue(reference)) < 0.5 * abs(cue(source) - cue(reference)), cue.__name__
+    assert report["fit"]["drive_k"] == 0.0
