@@ -127,6 +127,11 @@ F0_FLOOR_HZ, F0_CEIL_HZ, F0_FRAME_MS = 60.0, 1000.0, 5.0
 GROSS_ERROR_CENTS = 600.0  # an error larger than this is one of the two kinds below
 UNSHIFTED_CENTS = 100.0  # the output within this of the input's own f0 although a shift was asked
 UNSHIFTED_MIN_SHIFT_ST = 2.0  # ... of at least this many semitones (a smaller shift cannot be told from an error)
+#: frames whose intended output f0 (the input's x 2^(pitch/12)) is outside this range are not
+#: scored: Harvest cannot report an f0 under its floor and reports a harmonic instead. A male
+#: voice lowered 7 semitones reaches 55 Hz; WORLD's own shift, measured this way, had 7.8% octave
+#: errors at pitch -7 with those frames and 0.6% without them (and ours 7.7% and 4.0%).
+MEASURABLE_HZ = (1.1 * F0_FLOOR_HZ, F0_CEIL_HZ / 1.1)
 
 
 def log(message: str) -> None:
@@ -216,12 +221,20 @@ def f0_hz(audio_16k: np.ndarray) -> np.ndarray:
     return f0
 
 
+def out_of_range(f0_in_hz: np.ndarray, shift_semitones: float = 0.0) -> np.ndarray:
+    """Per frame: voiced in the input, with an intended output f0 outside ``MEASURABLE_HZ``."""
+    f_in = np.asarray(f0_in_hz, float)
+    intended = f_in * 2.0 ** (shift_semitones / 12.0)
+    return (f_in > 0) & ((intended < MEASURABLE_HZ[0]) | (intended > MEASURABLE_HZ[1]))
+
+
 def f0_cents_error(f0_in_hz: np.ndarray, f0_out_hz: np.ndarray, shift_semitones: float = 0.0) -> np.ndarray:
     """Cents by which the output's f0 misses the input's shifted by ``shift_semitones``, for the
-    frames voiced (f0 > 0) in both tracks (same frame grid; the longer one is cut)."""
+    frames voiced (f0 > 0) in both tracks whose intended f0 Harvest can measure (``out_of_range``
+    frames are left out; same frame grid, the longer track is cut)."""
     frames = min(len(f0_in_hz), len(f0_out_hz))
     f_in, f_out = np.asarray(f0_in_hz[:frames], float), np.asarray(f0_out_hz[:frames], float)
-    voiced = (f_in > 0) & (f_out > 0)
+    voiced = (f_in > 0) & (f_out > 0) & ~out_of_range(f_in, shift_semitones)
     return 1200.0 * np.log2(f_out[voiced] / (f_in[voiced] * 2.0 ** (shift_semitones / 12.0)))
 
 
@@ -557,6 +570,7 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
     each frame (None when pitch is not measured here)."""
     rate = renderer.sample_rate
     cents, refs, hyps, ovrl = [], [], [], {"flite": [], "fillets": []}
+    unscored = voiced_in = 0  # the input's voiced frames whose intended f0 is out of Harvest's range
     for clip, dry_scores in zip(clips, dry):
         if setting.metrics == {"wer"} and clip.text is None:
             continue
@@ -564,6 +578,8 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
         scores = analyse(styled, rate, setting.metrics, recognise, clip.text is not None)
         if scores.f0_hz is not None:
             cents.append(f0_cents_error(dry_scores.f0_hz, scores.f0_hz, setting.pitch_st))
+            unscored += int(out_of_range(dry_scores.f0_hz, setting.pitch_st).sum())
+            voiced_in += int((np.asarray(dry_scores.f0_hz) > 0).sum())
         if scores.transcript is not None:
             refs.append(clip.text)
             hyps.append(scores.transcript)
@@ -576,6 +592,7 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
     if "pitch" in setting.metrics:
         pooled = np.concatenate(cents)
         result["pitch"] = pitch_summary(pooled, setting.pitch_st)
+        result["pitch"]["out_of_range_fraction"] = unscored / max(voiced_in, 1)
         pitch_frames = (pooled, np.full(len(pooled), setting.pitch_st))
     if "wer" in setting.metrics:
         result["wer"] = word_error_rate(refs, hyps)
@@ -656,7 +673,8 @@ def describe(measured: dict, dry_summary: dict) -> str:
     if "pitch" in measured and measured["pitch"]["voiced_frames"]:
         parts.append(f"pitch {measured['pitch']['median_abs_cents']:.0f} c, "
                      f"{100 * measured['pitch']['octave_error_fraction']:.1f}% octave errors, "
-                     f"{100 * measured['pitch']['unshifted_fraction']:.1f}% unshifted")
+                     f"{100 * measured['pitch']['unshifted_fraction']:.1f}% unshifted, "
+                     f"{100 * measured['pitch'].get('out_of_range_fraction', 0.0):.1f}% out of Harvest's range")
     if "wer" in measured:
         parts.append(f"WER {100 * measured['wer']:.1f}% (dry {100 * dry_summary['wer']:.1f}%)")
     if "dnsmos_ovrl" in measured:
@@ -823,7 +841,7 @@ def table(results: list[dict], dry_summary: dict) -> str:
 
 def settings_table(results: list[dict]) -> str:
     lines = ["| style | setting | pitch median abs error (cents) | octave errors | unshifted | voiced frames "
-             "| WER (rise, pts) | DNSMOS OVRL |",
+             "(out of Harvest's range, not scored) | WER (rise, pts) | DNSMOS OVRL |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results:
         rows = [(s["label"], s.get("pitch"), s) for s in r["settings"]]
@@ -837,7 +855,8 @@ def settings_table(results: list[dict]) -> str:
                 f"{pitch['median_abs_cents']:.1f}" if has_pitch else "",
                 f"{100 * pitch['octave_error_fraction']:.1f}%" if has_pitch else "",
                 f"{100 * pitch['unshifted_fraction']:.1f}%" if has_pitch else "",
-                str(pitch["voiced_frames"]) if pitch else "",
+                (f"{pitch['voiced_frames']}" + (f" ({100 * pitch['out_of_range_fraction']:.1f}%)"
+                                                 if "out_of_range_fraction" in pitch else "")) if pitch else "",
                 f"{100 * s['wer']:.1f}% ({100 * s['wer_rise']:+.1f})" if "wer" in s else "",
                 f"{s['dnsmos_ovrl']['all']:.2f}" if "dnsmos_ovrl" in s else "",
             ]

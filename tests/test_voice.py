@@ -196,3 +196,8 @@ def test_the_voice_benchmark_tells_unshifted_frames_from_octave_errors():
     assert bench.pitch_summary(np.array([0.0, 1200.0]), 0.0)["unshifted_fraction"] == 0.0
     pooled = bench.pitch_summary(np.array([700.0, -500.0, 1200.0]), np.array([-7.0, 5.0, 0.0]))
     assert pooled["unshifted_fraction"] == pytest.approx(2 / 3) and pooled["octave_error_fraction"] == pytest.approx(1 / 3)
+    # a frame whose intended f0 Harvest cannot measure (an 80 Hz voice lowered 7 semitones is at
+    # 53 Hz, under its 60 Hz floor) is not scored, and is counted as out of range
+    f_in, f_out = np.array([80.0, 120.0, 0.0, 200.0]), np.array([106.0, 80.0, 50.0, 0.0])
+    assert bench.out_of_range(f_in, -7.0).tolist() == [True, False, False, False]
+    assert bench.f0_cents_error(f_in, f_out, -7.0) == pytest.approx([1200 * np.log2(80.0 / (120.0 * 2 ** (-7 / 12)))])
