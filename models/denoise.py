@@ -23,9 +23,9 @@ Per hop of ``HOP`` = 480 samples (10 ms at 48 kHz):
   their tails. The recursion h(t) = max(g(t), RELEASE h(t - 1)), written as the maximum of
   g(t - k) RELEASE^k over the last ``HOLD_FRAMES`` = 64 hops (so no loop in the graph; a gain
   held longer than that, at RELEASE^64 = -46 dB, is let go; the raw gains of the 63 hops before
-  are the state). Training leaves it out (the committed
-  checkpoint was trained without it): it is applied where the style runs. On validation speakers
-  (16 noisy examples at each of 0, 5, 10 and 20 dB SNR) it raised DNSMOS OVRL 2.18 -> 2.24
+  are the state). Training leaves it out (the committed checkpoint was trained without it): it
+  is applied where the style runs. On validation speakers (16 noisy examples at each of 0, 5,
+  10 and 20 dB SNR) it raised DNSMOS OVRL 2.18 -> 2.24
   (SIG 2.49 -> 2.58, BAK 3.63 -> 3.58) at the same SI-SDR (10.80 -> 10.85 dB). The release was
   chosen there with the hold on each bin's gain instead of each band's: 0.5, 0.7, 0.85, 0.92 and
   0.96 gave OVRL 2.18, 2.19, 2.21, 2.25 and 2.25 (BAK 3.63, 3.63, 3.62, 3.58, 3.46). Gains

@@ -1,5 +1,5 @@
-"""Match a reference: fit an EQ, a compressor, drive and a gain that move a source toward one
-or more reference recordings, and make them a zero-latency style.
+"""Match a reference: fit an EQ, a compressor, drive, a peak stage and a gain that move a source
+toward one or more reference recordings, and make them a zero-latency style.
 
 The fit is closed-form, in seconds (no gradient descent):
 
@@ -42,7 +42,8 @@ The fit is closed-form, in seconds (no gradient descent):
   reference's.
 
 The style's knobs: ``amount`` (the whole match, 0 = bit-transparent), and ``eq``, ``dynamics``
-(the compressor and the peaks) and ``drive`` (each 0..1, to take one aspect only). Reverb ("space") is not matched yet.
+(the compressor and the peaks) and ``drive`` (each 0..1, to take one aspect only). Reverb
+("space") is not matched yet.
 """
 
 from __future__ import annotations
@@ -334,19 +335,23 @@ def soft_clip_peaks(x: np.ndarray, threshold: float) -> np.ndarray:
     return x - np.sign(x) * (excess - knee * np.tanh(excess / knee))
 
 
+def rms(x: np.ndarray) -> float:
+    return max(float(np.sqrt(np.mean(x**2))), 1e-12)
+
+
 def top_to_rms_db(x: np.ndarray) -> float:
     """The 99.9th percentile of |x| over its RMS, in dB: a crest factor that no single peak sets."""
-    return float(20 * np.log10(np.percentile(np.abs(x), 99.9) / max(float(np.sqrt(np.mean(x**2))), 1e-12) + 1e-12))
+    return float(20 * np.log10(np.percentile(np.abs(x), 99.9) / rms(x) + 1e-12))
 
 
 def crest_factor_db(x: np.ndarray) -> float:
     """Peak over RMS, in dB."""
-    return float(20 * np.log10(np.abs(x).max() / max(float(np.sqrt(np.mean(x**2))), 1e-12) + 1e-12))
+    return float(20 * np.log10(np.abs(x).max() / rms(x) + 1e-12))
 
 
 def peak_threshold_for(x: np.ndarray, crest_db: float) -> float:
     """The peak stage's threshold that brings ``x``'s crest factor to ``crest_db`` (bisection)."""
-    low, high = float(np.sqrt(np.mean(x**2))), float(np.abs(x).max())
+    low, high = rms(x), float(np.abs(x).max())
     for _ in range(30):
         middle = 0.5 * (low + high)
         if crest_factor_db(soft_clip_peaks(x, middle)) > crest_db:
