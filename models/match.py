@@ -349,6 +349,11 @@ def crest_factor_db(x: np.ndarray) -> float:
     return float(20 * np.log10(np.abs(x).max() / rms(x) + 1e-12))
 
 
+def peak_threshold(threshold_db: float | None) -> float:
+    """The peak stage's threshold, linear, from dBFS (None: no peak stage)."""
+    return NO_PEAK_STAGE if threshold_db is None else 10 ** (threshold_db / 20)
+
+
 def peak_threshold_for(x: np.ndarray, crest_db: float) -> float:
     """The peak stage's threshold that brings ``x``'s crest factor to ``crest_db`` (bisection)."""
     low, high = rms(x), float(np.abs(x).max())
@@ -383,12 +388,8 @@ class MatchFit:
         y = y * 10 ** (d * (self.makeup_db - compress(y, self.threshold_db, self.ratio)) / 20)
         r = amount * drive_amount
         y = y + r * (drive(y, self.drive_k) - y)
-        y = y + d * (soft_clip_peaks(y, self.peak_threshold) - y)
+        y = y + d * (soft_clip_peaks(y, peak_threshold(self.peak_threshold_db)) - y)
         return y * 10 ** (amount * self.gain_db / 20)
-
-    @property
-    def peak_threshold(self) -> float:
-        return NO_PEAK_STAGE if self.peak_threshold_db is None else 10 ** (self.peak_threshold_db / 20)
 
     def summary(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("fir", "curve_freqs", "curve_db")}
@@ -433,7 +434,7 @@ def fit_match(references: Sequence[np.ndarray], source: np.ndarray | None = None
         threshold = peak_threshold_for(shaped, crest_factor_db(shaped) - PEAK_SHARE * gap)
         fit.peak_threshold_db = float(20 * np.log10(threshold))
     tick("loudness", 0.8)
-    processed = fit.apply(source)
+    processed = soft_clip_peaks(shaped, peak_threshold(fit.peak_threshold_db))  # = fit.apply(source), gain 0 dB
     fit.gain_db = float(loudness_lufs(reference) - loudness_lufs(processed))
     tick("done", 1.0)
     return fit
@@ -456,8 +457,8 @@ class MatchStyle(nn.Module):
         self.config = {}
         # conv1d correlates: the kernel is the FIR reversed
         self.register_buffer("kernel", torch.tensor(fir[::-1].copy(), dtype=torch.float32).view(1, 1, -1))
-        peak = NO_PEAK_STAGE if peak_threshold_db is None else 10 ** (peak_threshold_db / 20)
-        self.register_buffer("settings", torch.tensor([threshold_db, ratio, makeup_db, max(drive_k, 1e-3), gain_db, peak],
+        self.register_buffer("settings", torch.tensor([threshold_db, ratio, makeup_db, max(drive_k, 1e-3), gain_db,
+                                                       peak_threshold(peak_threshold_db)],
                                                       dtype=torch.float32))
 
     def initial_state(self, batch: int = 1) -> list[torch.Tensor]:
