@@ -43,8 +43,11 @@ FILLETS = Path("/usr/share/games/fillets-ng")
 METRICS = ("mrstft", "centroid_hz", "rms_db", "crest_db", "loudness_lu")
 #: "reference level": the input only brought to the reference's loudness; its loudness error is
 #: how far the target's loudness is from the reference's (other content), which no system that
-#: matches the reference's loudness can go below
-SYSTEMS = ("untreated", "reference level", "matchering", "stylerack")
+#: matches the reference's loudness can go below. "reference itself": the reference scored as if
+#: it were the output: what the other half's content alone puts between a perfect copy of the
+#: reference's processing and the target (its centroid, RMS, crest factor and loudness errors;
+#: its MR-STFT compares different audio)
+SYSTEMS = ("untreated", "reference level", "reference itself", "matchering", "stylerack")
 
 
 def read(path: Path) -> np.ndarray:
@@ -170,14 +173,14 @@ def scores(estimate: np.ndarray, target: np.ndarray) -> dict:
 def stylerack_match(x: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
     import torch
 
-    from models.match import fit_match, style_from_fit
+    from models.match import KNOBS, fit_match, style_from_fit
 
     started = time.perf_counter()
     fit = fit_match([reference], x)
     seconds = time.perf_counter() - started
     style = style_from_fit(fit)
     with torch.no_grad():
-        out = style(torch.from_numpy(x.astype(np.float32))[None, None], torch.ones(1, 4))[0, 0].double().numpy()
+        out = style(torch.from_numpy(x.astype(np.float32))[None, None], torch.ones(1, len(KNOBS)))[0, 0].double().numpy()
     return out, seconds
 
 
@@ -216,7 +219,8 @@ def main() -> int:
             level = 10 ** ((loudness_lufs(reference) - loudness_lufs(x)) / 20)
             row = {"item": index, "material": kind, "group": "drive+reverb" if drive_and_reverb else "eq+dynamics",
                    "fit_seconds": fit_seconds, "untreated": scores(x, target),
-                   "reference level": scores(x * level, target), "stylerack": scores(ours, target)}
+                   "reference level": scores(x * level, target), "reference itself": scores(reference, target),
+                   "stylerack": scores(ours, target)}
             try:
                 row["matchering"] = scores(matchering_match(x, reference, Path(folder)), target)
             except Exception as exc:  # Matchering refuses some material (too quiet, too short): counted

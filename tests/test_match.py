@@ -75,6 +75,7 @@ def test_a_known_eq_and_gain_is_recovered(known):
     assert np.abs(before - before.mean()).max() > 3.0  # the test has something to recover
     fit = report["fit"]
     assert fit["ratio"] == 1.0 and fit["drive_k"] == 0.0 and fit["peak_threshold_db"] is None  # no dynamics, drive or peak stage
+    assert fit["wet"] == 0.0  # nor reverb
     assert report["torch_vs_onnx_max_abs"] <= 1e-4 and report["stream_vs_call_max_abs"] <= 1e-5
     assert (folder / "known.json").exists() and (folder / "known.png").stat().st_size > 10_000
     saved = json.loads((folder / "known.json").read_text())
@@ -86,22 +87,25 @@ def test_amount_zero_is_bit_transparent_and_the_style_has_no_latency(known):
     style = load_style(folder / "known.onnx")
     assert style.manifest.latency_samples == 0 and [p.name for p in style.manifest.params] == list(m.KNOBS)
     runner = StyleRunner(style, max_frames=48000)
-    runner.set_params([0.0, 1.0, 1.0, 1.0])
+    runner.set_params([0.0] + [1.0] * (len(m.KNOBS) - 1))
     x = source[48000:96000][None, :].astype(np.float32)
     assert np.abs(run_blocks(runner, x, 128) - x).max() <= 1e-6
 
 
 def test_each_aspect_knob_at_zero_removes_only_its_aspect():
     fir = m.minimum_phase_fir(np.array([0.0, 1000.0, 24000.0]), np.array([-6.0, 0.0, 6.0]))
-    settings = dict(threshold_db=-30.0, ratio=4.0, makeup_db=3.0, drive_k=3.0, gain_db=2.0, peak_threshold_db=-12.0)
+    settings = dict(threshold_db=-30.0, ratio=4.0, makeup_db=3.0, drive_k=3.0, gain_db=2.0, peak_threshold_db=-12.0,
+                    rt60_s=0.8, wet=0.1)
     full = m.MatchStyle(fir, **settings).eval()
     without = {
         1: m.MatchStyle(None, **settings),
         2: m.MatchStyle(fir, **{**settings, "ratio": 1.0, "makeup_db": 0.0, "peak_threshold_db": None}),
         3: m.MatchStyle(fir, **{**settings, "drive_k": 0.0}),
+        4: m.MatchStyle(fir, **{**settings, "wet": 0.0}),
     }
+    assert sorted(without) == list(range(1, len(m.KNOBS)))  # every aspect knob
     x = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (1, 1, 9600)).astype(np.float32))
-    ones = torch.ones(1, 4)
+    ones = torch.ones(1, len(m.KNOBS))
     with torch.no_grad():
         for knob, reference in without.items():
             params = ones.clone()
@@ -131,7 +135,7 @@ def test_a_reference_with_tamer_peaks_gets_half_its_crest_factor_gap_closed(know
     assert 0 < touched.mean() < 0.02, touched.mean()  # the highest peaks only (the reference bent 0.5% of samples)
     style = m.style_from_fit(fit)
     with torch.no_grad():
-        streamed = style(torch.from_numpy(source.astype(np.float32))[None, None], torch.ones(1, 4))[0, 0].double().numpy()
+        streamed = style(torch.from_numpy(source.astype(np.float32))[None, None], torch.ones(1, len(m.KNOBS)))[0, 0].double().numpy()
     assert np.abs(streamed - shaped).max() < 1e-3
 
 
@@ -236,3 +240,34 @@ def test_a_saturated_reference_gets_drive_and_a_clean_one_does_not(known):
     for cue in (m.flatness_db, m.top_to_rms_db):
         assert abs(cue(out) - cue(reference)) < 0.5 * abs(cue(source) - cue(reference)), cue.__name__
     assert report["fit"]["drive_k"] == 0.0
+
+
+def test_a_wetter_reference_gets_a_reverb_and_its_tail_streams_exactly(known):
+    """A reference that is the source with a reverb's tail (1.2 s, the tail 6 dB under the dry
+    signal) falls more slowly after every sound: the fit adds the space stage, which slows the
+    source's steepest falls toward the reference's; the known-EQ reference (dry) gets none. The
+    style's tail, streamed in odd blocks, is the numpy chain's."""
+    from models import space
+
+    _, source, _, report = known
+    source = source[: 20 * m.RATE]
+    tail = space.reverb(source, 1.2)
+    reference = source + 0.5 * tail * m.rms(source) / m.rms(tail)
+    fit = m.fit_match([reference], source)
+    assert fit.wet > 0.0 and fit.drive_k == 0.0
+    out = fit.apply(source)
+    before = m.level_fall_db_per_s(reference, 3) - m.level_fall_db_per_s(source, 3)
+    after = m.level_fall_db_per_s(reference, 3) - m.level_fall_db_per_s(out, 3)
+    assert before >= m.SPACE_MIN_DB_PER_S and after < 0.75 * before, (before, after)
+    assert report["fit"]["wet"] == 0.0
+    style = m.style_from_fit(fit)
+    x = torch.from_numpy(source[: 3 * m.RATE].astype(np.float32))[None, None]
+    params = torch.ones(1, len(m.KNOBS))
+    with torch.no_grad():
+        states = style.initial_state()
+        blocks = []
+        for start in range(0, x.shape[2], 4410):
+            y, *states = style.step(x[:, :, start:start + 4410], params, *states)
+            blocks.append(y)
+    streamed = torch.cat(blocks, dim=2)[0, 0].double().numpy()
+    assert np.abs(streamed - fit.apply(source[: 3 * m.RATE])).max() < 1e-4
