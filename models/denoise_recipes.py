@@ -48,7 +48,8 @@ def denoise_manifest(name: str, weights: int, steps: int, seconds: float, best_l
             "architecture": ARCH,
             "weights": weights,
             "training_data": "models/denoise_material.py 'train' split (KLettres' other languages less "
-            f"{', '.join(VALIDATION_LANGUAGES)}, Fish Fillets' elk, flite awb/rms/kal on Harvard lists 1-2; "
+            f"{', '.join(VALIDATION_LANGUAGES)}, Fish Fillets' elk, flite awb/rms/kal on Harvard lists 1-2, "
+            "gcin-voice's syllables, Festival's Italian, Czech and Catalan women's voices on lists 1-2; "
             "OpenSFX train recordings and generated noise; synthetic rooms), "
             f"{SEGMENT_S:g} s examples made on the fly (models/denoise_train.py)",
             "training_steps": steps,

@@ -6,6 +6,7 @@
 #   --material  also fluidsynth, a General MIDI soundfont and espeak-ng, which
 #               `stylerack train recipe` uses to make its training audio, and the benchmarks'
 #               material and anchors (Debian's fillets-ng-data, klettres-data, openttd-opensfx;
+#               gcin-voice and three Festival voices, which speech-denoise trains on;
 #               the `bench` extra: Matchering, RNNoise, DeepFilterNet3, PESQ, STOI, DNSMOS,
 #               pocketsphinx, pyworld, auraloss; GTCRN with --no-deps; GPL code stays in that
 #               extra, never in the runtime).
@@ -36,7 +37,8 @@ command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 headers=$("$python" -c 'import os, sysconfig; print(os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))')
 [ "$headers" = True ] || need+=(python3-dev)
 [ "$dev" = 1 ] && need+=(jackd2 xvfb xauth flite)
-[ "$material" = 1 ] && need+=(fluidsynth fluid-soundfont-gm espeak-ng fillets-ng-data klettres-data openttd-opensfx)
+[ "$material" = 1 ] && need+=(fluidsynth fluid-soundfont-gm espeak-ng fillets-ng-data klettres-data openttd-opensfx
+                               gcin-voice festival festvox-italp16k festvox-czech-dita festvox-ca-ona-hts)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -153,6 +153,9 @@ def test_the_benchmark_json_has_every_anchor_with_every_metric(tmp_path):
             assert np.isfinite(system["overall"][metric]), (key, metric)
         if key != "noisy":
             assert system["overall"]["cost"]["p99_ms"] > 0 and system["latency_ms"] > 0, key
+        by_source = system["by_source"]  # item 0 speaks klettres
+        assert list(by_source) == ["klettres"] and by_source["klettres"]["items"] == 1, by_source
+        assert by_source["klettres"]["stoi"] == system["overall"]["stoi"], key
 
 
 def test_it_fits_a_rack_as_the_first_slot(tmp_path):
