@@ -197,7 +197,7 @@ def register(subparsers) -> None:
     timbre.add_argument("--overwrite", action="store_true")
     timbre.set_defaults(func=cmd_timbre)
 
-    matcher = sub.add_parser("match", help="a style that moves audio toward reference recordings (EQ, dynamics, drive)")
+    matcher = sub.add_parser("match", help="a style that moves audio toward reference recordings (EQ, dynamics, drive, space)")
     matcher.add_argument("--reference", nargs="+", required=True, metavar="REF", help="one or more references (5 s or more)")
     matcher.add_argument("--source", help="a recording of what the style will process (default: a neutral, pink source)")
     matcher.add_argument("--name", required=True)
