@@ -56,7 +56,8 @@ Scores at 16 kHz (soxr HQ), each system against the clean speech of its item:
 
 Every item is rendered by every system before anything is scored, so that no metric's thread
 pool (DNSMOS's ONNX Runtime session spins its threads after each call) competes with the hops
-being timed. Output on stdout: a markdown table per SNR and one overall (means over the items),
+being timed. Output on stdout: a markdown table per SNR, per speech source and one overall (means
+over the items),
 the alignment check and each system's time per item; progress on stderr; ``--json`` writes the
 items, every item's scores and each system's method and versions too. A missing anchor, metric
 or material package ends the run at once with a one-line error naming what to install (exit 2).

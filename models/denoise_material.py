@@ -104,8 +104,8 @@ SPEECH_SOURCES = ("klettres", "fillets", "flite")  # the test items' sources
 GCIN_VOICE = Path("/usr/share/gcin-voice/ogg")
 GCIN_TAKES = ("3", "5")
 GCIN_EVERY = 3
-#: Festival voices (name -> the Scheme voice): recordings of real speakers, train only
-FESTIVAL_VOICES = {"it_lp": "voice_lp_diphone", "cs_dita": "voice_czech_dita", "ca_ona": "voice_upc_ca_ona_hts"}
+#: Festival voices (name -> Festival's voice name): recordings of real speakers, train only
+FESTIVAL_VOICES = {"it_lp": "lp_diphone", "cs_dita": "czech_dita", "ca_ona": "upc_ca_ona_hts"}
 NOISE_KINDS = ("opensfx", "pink", "opensfx", "babble", "opensfx", "hum", "opensfx", "bursts", "opensfx",
                "brown", "opensfx")
 GENERATED_KINDS = ("pink", "brown", "hum", "babble", "bursts")
@@ -261,14 +261,17 @@ def festival_units(indices: Sequence[int]) -> dict[str, np.ndarray]:
                       "festvox-ca-ona-hts)")
     units = {}
     with tempfile.TemporaryDirectory(prefix="stylerack-denoise-") as folder:
-        for name, scheme in FESTIVAL_VOICES.items():
+        for name, voice in FESTIVAL_VOICES.items():
+            # the voice must be the one that speaks: were it missing, Festival would fall back on
+            # its default voice, which may be a test speaker (slt)
+            check = f"(begin (voice_{voice}) (if (not (equal? current-voice '{voice})) (error \"not {voice}\")))"
             for index in indices:
                 text, path = Path(folder) / f"{name}-{index}.txt", Path(folder) / f"{name}-{index}.wav"
                 text.write_text(HARVARD_SENTENCES[index] + "\n")
-                result = subprocess.run([text2wave, "-eval", f"({scheme})", "-o", str(path), str(text)],
+                result = subprocess.run([text2wave, "-eval", check, "-o", str(path), str(text)],
                                         capture_output=True, text=True)
-                if result.returncode != 0 or not path.is_file():
-                    raise Missing(f"festival voice {scheme}: failed ({result.stderr.strip()[-200:]}); "
+                if result.returncode != 0 or "error" in result.stderr.lower() or not path.is_file():
+                    raise Missing(f"festival voice {voice}: failed ({result.stderr.strip()[-200:]}); "
                                   "apt-get install festival festvox-italp16k festvox-czech-dita festvox-ca-ona-hts")
                 units[f"festival/{name}/{index:02d}"] = trimmed(read_mono(str(path)))
     return units

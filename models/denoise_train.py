@@ -2,7 +2,7 @@
 
 Material (``models/denoise_material.py`` holds the split rule ``split_of`` and the loaders): the
 train split's speech (KLettres' other languages, Fish Fillets' elk, flite's awb, rms and kal on
-Harvard lists 1-2) less VALIDATION_LANGUAGES, which are kept for validation; noise from the
+Harvard lists 1-2, gcin-voice's syllables, three Festival voices on lists 1-2) less VALIDATION_LANGUAGES, which are kept for validation; noise from the
 train split's OpenSFX recordings and generated noise (pink, brown, hum, babble of train
 speakers, bursts, white) at train seeds. Validation uses its own speakers and generated noise
 only, so no speaker or noise recording is shared between training, validation and the

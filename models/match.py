@@ -333,7 +333,7 @@ def level_fall_db_per_s(x: np.ndarray, percentile: float) -> float:
         level[first:first + len(index)] = 10 * np.log10(np.mean(x[index] ** 2, axis=1) + 1e-12)
     slope = (level[span:] - level[:-span]) / (span * hop / RATE)
     loud = level[:-span] > level.max() - 35
-    return float(np.percentile(slope[loud], percentile))
+    return float(np.percentile(slope[loud], percentile)) if loud.any() else 0.0
 
 
 def loudness_lufs(x: np.ndarray) -> float:
@@ -410,7 +410,7 @@ class MatchFit:
     makeup_db: float = 0.0
     drive_k: float = 0.0
     peak_threshold_db: float | None = None  # dBFS before the gain; None: no peak stage
-    rt60_s: float = 0.5  # the reverb's decay time (it is heard only where wet > 0)
+    rt60_s: float = SPACE_RT60_S  # the reverb's decay time (it is heard only where wet > 0)
     wet: float = 0.0  # the reverb's level against the dry signal; 0: no reverb
     gain_db: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -494,15 +494,17 @@ def fit_match(references: Sequence[np.ndarray], source: np.ndarray | None = None
 # ---- the style (torch, exported to ONNX by models.export) --------------------------------------
 
 class MatchStyle(nn.Module):
-    """Streaming: states are the FIR's, the detector's and the smoother's input history, and the
-    reverb's (``space.SparseReverb``)."""
+    """Streaming: states are the FIR's, the detector's and the smoother's input history, and, where
+    the fit added a reverb (wet > 0), the reverb's (``space.SparseReverb``); without one the graph
+    has no reverb at all (its cost, 0.6 s of state and a gather per block, is not paid for a knob
+    that would do nothing)."""
 
     arch = ARCH
     num_params = len(KNOBS)
 
     def __init__(self, fir: np.ndarray | None = None, threshold_db: float = 0.0, ratio: float = 1.0,
                  makeup_db: float = 0.0, drive_k: float = 0.0, gain_db: float = 0.0,
-                 peak_threshold_db: float | None = None, rt60_s: float = 0.5, wet: float = 0.0) -> None:
+                 peak_threshold_db: float | None = None, rt60_s: float = SPACE_RT60_S, wet: float = 0.0) -> None:
         super().__init__()
         if fir is None:  # a unit impulse: no EQ
             fir = np.eye(1, FIR_TAPS).ravel()
@@ -512,17 +514,18 @@ class MatchStyle(nn.Module):
         self.register_buffer("settings", torch.tensor([threshold_db, ratio, makeup_db, max(drive_k, 1e-3), gain_db,
                                                        peak_threshold(peak_threshold_db), wet],
                                                       dtype=torch.float32))
-        self.reverb = space.SparseReverb(rt60_s)
+        self.reverb = space.SparseReverb(rt60_s) if wet > 0 else None
 
     def initial_state(self, batch: int = 1) -> list[torch.Tensor]:
         return [torch.zeros(batch, 1, FIR_TAPS - 1), torch.zeros(batch, 1, DETECTOR_SAMPLES - 1),
-                torch.zeros(batch, 1, SMOOTH_SAMPLES - 1), *space.SparseReverb.initial_state(batch)]
+                torch.zeros(batch, 1, SMOOTH_SAMPLES - 1),
+                *(space.SparseReverb.initial_state(batch) if self.reverb is not None else [])]
 
     def forward(self, audio: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         return self.step(audio, params, *self.initial_state(audio.shape[0]))[0]
 
     def step(self, audio: torch.Tensor, params: torch.Tensor, fir_state, detector_state, smooth_state,
-             diffuser_state, reverb_history):
+             *reverb_state):
         threshold, ratio, makeup, k, gain, peak, wet = (self.settings[i] for i in range(7))
         amount, eq, dynamics, drive_amount, space_amount = (params[:, i].view(-1, 1, 1) for i in range(5))
         frames = audio.shape[2]
@@ -540,11 +543,11 @@ class MatchStyle(nn.Module):
         excess = torch.relu(torch.abs(y) - peak)
         knee = PEAK_KNEE * peak
         y = y - amount * dynamics * torch.sign(y) * (excess - knee * torch.tanh(excess / knee))
-        tail, diffuser_state, reverb_history = self.reverb(y, diffuser_state, reverb_history)
-        y = y + amount * space_amount * wet * tail
+        if self.reverb is not None:
+            tail, *reverb_state = self.reverb(y, *reverb_state)
+            y = y + amount * space_amount * wet * tail
         y = y * torch.pow(10.0, amount * gain / 20)
-        return (y, joined[:, :, frames:], squares[:, :, frames:], reductions[:, :, frames:], diffuser_state,
-                reverb_history)
+        return (y, joined[:, :, frames:], squares[:, :, frames:], reductions[:, :, frames:], *reverb_state)
 
 
 def style_from_fit(fit: MatchFit) -> MatchStyle:

@@ -55,13 +55,18 @@ def echoes(rt60_s: float) -> tuple[np.ndarray, np.ndarray]:
     return delays, gains
 
 
+def scaled_echoes(rt60_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(delays, gains, burst) scaled so that the whole response has unit energy."""
+    delays, gains = echoes(rt60_s)
+    burst = diffuser()
+    response = np.convolve(np.bincount(delays, gains, SPAN + 1), burst)
+    return delays, gains / np.sqrt(np.sum(response**2)), burst
+
+
 def impulse_response(rt60_s: float) -> np.ndarray:
     """The whole response (unit energy), ``SPAN + DIFFUSER_SAMPLES`` long."""
-    delays, gains = echoes(rt60_s)
-    sparse = np.zeros(SPAN + 1)
-    np.add.at(sparse, delays, gains)
-    response = np.convolve(sparse, diffuser())
-    return response / np.sqrt(np.sum(response**2))
+    delays, gains, burst = scaled_echoes(rt60_s)
+    return np.convolve(np.bincount(delays, gains, SPAN + 1), burst)
 
 
 def reverb(x: np.ndarray, rt60_s: float) -> np.ndarray:
@@ -75,12 +80,10 @@ class SparseReverb(nn.Module):
 
     def __init__(self, rt60_s: float) -> None:
         super().__init__()
-        delays, gains = echoes(rt60_s)
-        # the same normalisation as impulse_response: applied to the gains
-        scale = 1.0 / np.sqrt(np.sum(np.convolve(np.bincount(delays, gains, SPAN + 1), diffuser()) ** 2))
-        self.register_buffer("kernel", torch.tensor(diffuser()[::-1].copy(), dtype=torch.float32).view(1, 1, -1))
+        delays, gains, burst = scaled_echoes(rt60_s)
+        self.register_buffer("kernel", torch.tensor(burst[::-1].copy(), dtype=torch.float32).view(1, 1, -1))
         self.register_buffer("offsets", torch.tensor(SPAN - delays, dtype=torch.int64))
-        self.register_buffer("gains", torch.tensor(gains * scale, dtype=torch.float32).view(1, -1))
+        self.register_buffer("gains", torch.tensor(gains, dtype=torch.float32).view(1, -1))
 
     @staticmethod
     def initial_state(batch: int = 1) -> list[torch.Tensor]:

@@ -48,6 +48,20 @@ def material():
     return dm, speech, clips
 
 
+def test_the_split_keeps_training_only_voices_out_of_the_test_split():
+    """gcin-voice and the Festival voices are training material only; a Festival voice reading a
+    test sentence (Harvard lists 3-4) is material neither side may use; the test speakers stay test."""
+    from models import denoise_material as dm
+
+    assert dm.split_of("gcin/3/ㄅㄚ") == dm.split_of("gcin/5/ㄅㄚ") == "train"
+    assert dm.split_of("festival/it_lp/05") == "train" and dm.split_of("festival/it_lp/25") == "neither"
+    assert dm.split_of("flite/slt/25") == "test" and dm.split_of("klettres/fr/alpha/a") == "test"
+    for bad in ("gcin/4/ㄅ", "festival/unknown/05", "festival/it_lp/x"):
+        with pytest.raises(ValueError):
+            dm.split_of(bad)
+    assert dm.speaker_of("festival/cs_dita/03") == "festival/cs_dita" and dm.speaker_of("gcin/3/ㄅ") == "gcin/3"
+
+
 def test_the_manifest_declares_a_restoration_style_within_20_ms():
     manifest = load_style(STYLE).manifest
     assert manifest.category == "restoration"

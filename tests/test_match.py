@@ -19,6 +19,7 @@ pytest.importorskip("pyloudnorm", reason="matching needs the train extra")
 from scipy import signal as sps  # noqa: E402
 
 from models import match as m  # noqa: E402
+from models.export import export_style  # noqa: E402
 from models.match_run import band_levels_db, train_match  # noqa: E402
 from realtime.engine.runner import StyleRunner  # noqa: E402
 from realtime.format.style import load_style  # noqa: E402
@@ -242,11 +243,12 @@ def test_a_saturated_reference_gets_drive_and_a_clean_one_does_not(known):
     assert report["fit"]["drive_k"] == 0.0
 
 
-def test_a_wetter_reference_gets_a_reverb_and_its_tail_streams_exactly(known):
+def test_a_wetter_reference_gets_a_reverb_and_its_tail_streams_exactly(known, tmp_path):
     """A reference that is the source with a reverb's tail (1.2 s, the tail 6 dB under the dry
     signal) falls more slowly after every sound: the fit adds the space stage, which slows the
     source's steepest falls toward the reference's; the known-EQ reference (dry) gets none. The
-    style's tail, streamed in odd blocks, is the numpy chain's."""
+    style's tail, streamed in odd blocks, is the numpy chain's, and its ONNX export passes the
+    export's parity checks."""
     from models import space
 
     _, source, _, report = known
@@ -271,3 +273,7 @@ def test_a_wetter_reference_gets_a_reverb_and_its_tail_streams_exactly(known):
             blocks.append(y)
     streamed = torch.cat(blocks, dim=2)[0, 0].double().numpy()
     assert np.abs(streamed - fit.apply(source[: 3 * m.RATE])).max() < 1e-4
+    exported = export_style(style, m.manifest_for("wet", fit, ["reference.wav"], "source.wav"), tmp_path / "wet.onnx")
+    assert exported.torch_vs_onnx_max_abs <= 1e-4 and exported.stream_vs_call_max_abs <= 1e-5, exported
+    dry = m.style_from_fit(dataclasses.replace(fit, wet=0.0))
+    assert len(dry.initial_state()) == len(style.initial_state()) - 2  # no reverb in a graph that has none
