@@ -57,8 +57,7 @@ Scores at 16 kHz (soxr HQ), each system against the clean speech of its item:
 Every item is rendered by every system before anything is scored, so that no metric's thread
 pool (DNSMOS's ONNX Runtime session spins its threads after each call) competes with the hops
 being timed. Output on stdout: a markdown table per SNR, per speech source and one overall (means
-over the items),
-the alignment check and each system's time per item; progress on stderr; ``--json`` writes the
+over the items), the alignment check and each system's time per item; progress on stderr; ``--json`` writes the
 items, every item's scores and each system's method and versions too. A missing anchor, metric
 or material package ends the run at once with a one-line error naming what to install (exit 2).
 
@@ -428,11 +427,15 @@ def score_item(measured: Measured, index: int, item: Item, reference_16k: np.nda
     return row
 
 
+def chosen(snr_db: float, source: str, want_snr_db: float | None, want_source: str | None) -> bool:
+    """Whether an item of ``snr_db`` and ``source`` is among those asked for (None: any)."""
+    return (want_snr_db is None or snr_db == want_snr_db) and (want_source is None or source == want_source)
+
+
 def summarise(measured: Measured, snr_db: float | None, source: str | None = None) -> dict:
     """Means over the items (of one SNR and/or one speech source, or all), cost over their hops,
     alignment."""
-    picked = [i for i, r in enumerate(measured.rows)
-              if (snr_db is None or r["snr_db"] == snr_db) and (source is None or r["source"] == source)]
+    picked = [i for i, r in enumerate(measured.rows) if chosen(r["snr_db"], r["source"], snr_db, source)]
     rows = [measured.rows[i] for i in picked]
     out: dict = {"items": len(rows)}
     for metric in METRICS:
@@ -475,7 +478,7 @@ def table(measured: list[Measured], clean_dnsmos: list[dict], snr_db: float | No
                      f"{fmt(s['bak'], '.2f')} | {latency} | {cost_cell} | "
                      f"{'' if cost is None else format(cost['rtf'], '.3f')} |")
     picked = [d for d, snr, src in zip(clean_dnsmos, snrs, sources or [None] * len(snrs))
-              if (snr_db is None or snr == snr_db) and (source is None or src == source)]
+              if chosen(snr, src, snr_db, source)]
     if picked:
         means = {k: float(np.mean([d[k] for d in picked])) for k in ("ovrl", "sig", "bak")}
         lines.append(f"| clean reference (DNSMOS ceiling) | | | | {means['ovrl']:.2f} | {means['sig']:.2f} | "

@@ -15,8 +15,8 @@ actors; lines of one language joined). Each item is an 11 s clip at 48 kHz, peak
 Each system gets the input and the reference and is scored against the target (same content):
 the untreated input, the input at the reference's loudness ("reference level"), the reference
 itself (another half's content: what content alone puts between the reference and the target),
-Matchering 2.0 (with its limiter; GPL, benchmark extra only) and StyleRack's match (``models.match``: fitted on the input and the reference, run through the
-style's own PyTorch graph, whose ONNX export is checked to 1e-4 by the tests). Metrics as in
+Matchering 2.0 (with its limiter; GPL, benchmark extra only) and StyleRack's match
+(``models.match``: fitted on the input and the reference, run through the style's own PyTorch graph, whose ONNX export is checked to 1e-4 by the tests). Metrics as in
 DeepAFx-ST's ``metrics.py``: MR-STFT (auraloss, FFT 32..32768 in steps of 4, hop FFT/2, linear
 and log magnitude), spectral-centroid error (Hz), RMS and crest-factor errors (dB) and
 integrated-loudness error (LU, pyloudnorm). DeepAFx-ST's published numbers are at 24 kHz on

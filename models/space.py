@@ -10,8 +10,9 @@ The response is normalised to unit energy: ``wet`` is the tail's level against t
 
 Streaming needs no loop over samples, whatever the block: the diffuser is a convolution, and
 each echo reads the diffused signal ``delay`` samples back, from a history of ``SPAN`` samples
-(one gather and one small matrix product per block). At 128 frames this costs about a sixth of
-a 6000-tap convolution.
+(one gather and one small matrix product per block). At 128 frames this costs about 85 us (a
+match style measured 175-179 us with it, 89-91 us without), about what a 6000-tap convolution
+costs; an FIR of the whole tail would be nearly five times as long.
 """
 
 from __future__ import annotations
@@ -49,24 +50,25 @@ def echoes(rt60_s: float) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(SEED + 1)
     first = int(PREDELAY_SECONDS * RATE)
     cell = (SPAN - first) / ECHOES
-    delays = (first + np.arange(ECHOES) * cell + rng.uniform(0, cell, ECHOES)).astype(np.int64)
-    delays = np.minimum(delays, SPAN)
+    delays = (first + np.arange(ECHOES) * cell + rng.uniform(0, cell, ECHOES)).astype(np.int64)  # all < SPAN
     gains = rng.choice([-1.0, 1.0], ECHOES) * 10 ** (-3.0 * delays / (rt60_s * RATE))
     return delays, gains
+
+
+def _response(delays: np.ndarray, gains: np.ndarray, burst: np.ndarray) -> np.ndarray:
+    return np.convolve(np.bincount(delays, gains, SPAN + 1), burst)
 
 
 def scaled_echoes(rt60_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(delays, gains, burst) scaled so that the whole response has unit energy."""
     delays, gains = echoes(rt60_s)
     burst = diffuser()
-    response = np.convolve(np.bincount(delays, gains, SPAN + 1), burst)
-    return delays, gains / np.sqrt(np.sum(response**2)), burst
+    return delays, gains / np.sqrt(np.sum(_response(delays, gains, burst) ** 2)), burst
 
 
 def impulse_response(rt60_s: float) -> np.ndarray:
     """The whole response (unit energy), ``SPAN + DIFFUSER_SAMPLES`` long."""
-    delays, gains, burst = scaled_echoes(rt60_s)
-    return np.convolve(np.bincount(delays, gains, SPAN + 1), burst)
+    return _response(*scaled_echoes(rt60_s))
 
 
 def reverb(x: np.ndarray, rt60_s: float) -> np.ndarray:
