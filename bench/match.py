@@ -42,6 +42,7 @@ RATE = 48000
 HALF_SECONDS = 5.5
 FILLETS = Path("/usr/share/games/fillets-ng")
 METRICS = ("mrstft", "centroid_hz", "rms_db", "crest_db", "loudness_lu")
+METRIC_NAMES = {"mrstft": "MR-STFT", "centroid_hz": "centroid", "rms_db": "RMS", "crest_db": "crest factor", "loudness_lu": "loudness"}
 #: "reference level": the input only brought to the reference's loudness; its loudness error is
 #: how far the target's loudness is from the reference's (other content), which no system that
 #: matches the reference's loudness can go below. "reference itself": the reference scored as if
@@ -250,6 +251,9 @@ def summarise(rows: list[dict]) -> dict:
         pairs = [r for r in chosen if "matchering" in r]
         wins = [sum(r["stylerack"][m] < r["matchering"][m] for m in METRICS) >= 4 for r in pairs]
         entry["stylerack_beats_matchering_on_4_of_5"] = float(np.mean(wins)) if wins else None
+        # per metric: RMS and loudness are near ties when both systems take the reference's level
+        entry["stylerack_beats_matchering_per_metric"] = (
+            {m: float(np.mean([r["stylerack"][m] < r["matchering"][m] for r in pairs])) for m in METRICS} if pairs else None)
         entry["matchering_failures"] = sum("matchering_error" in r for r in chosen)
         entry["fit_seconds_mean"] = float(np.mean([r["fit_seconds"] for r in chosen]))
         out[group] = entry
@@ -268,9 +272,13 @@ def table(summary: dict) -> str:
                          f"{s['rms_db']:.2f} | {s['crest_db']:.2f} | {s['loudness_lu']:.2f} |")
     lines.append("")
     for group, entry in summary.items():
-        share = entry["stylerack_beats_matchering_on_4_of_5"]
+        share, per_metric = entry["stylerack_beats_matchering_on_4_of_5"], entry["stylerack_beats_matchering_per_metric"]
+        if share is None:
+            lines.append(f"{group}: no Matchering results")
+            continue
+        each = ", ".join(f"{METRIC_NAMES[m]} {100 * per_metric[m]:.0f}%" for m in METRICS)
         lines.append(f"{group}: StyleRack better than Matchering on at least 4 of the 5 metrics in "
-                     f"{100 * share:.0f}% of items" if share is not None else f"{group}: no Matchering results")
+                     f"{100 * share:.0f}% of items (better per metric: {each})")
     return "\n".join(lines)
 
 

@@ -277,3 +277,35 @@ def test_a_wetter_reference_gets_a_reverb_and_its_tail_streams_exactly(known, tm
     assert exported.torch_vs_onnx_max_abs <= 1e-4 and exported.stream_vs_call_max_abs <= 1e-5, exported
     dry = m.style_from_fit(dataclasses.replace(fit, wet=0.0))
     assert len(dry.initial_state()) == len(style.initial_state()) - 2  # no reverb in a graph that has none
+
+
+def test_the_match_benchmark_counts_wins_over_matchering_overall_and_per_metric():
+    """bench/match.py's summary: an item counts as won when StyleRack's error is lower on at
+    least 4 of the 5 metrics; the per-metric shares count each metric alone; an item whose
+    Matchering run failed is left out of both."""
+    import importlib.util
+    import sys as _sys
+
+    spec = importlib.util.spec_from_file_location("bench_match", Path(__file__).resolve().parents[1] / "bench" / "match.py")
+    bench = importlib.util.module_from_spec(spec)
+    _sys.modules[spec.name] = bench
+    spec.loader.exec_module(bench)
+    ones = {metric: 1.0 for metric in bench.METRICS}
+
+    def item(lower: tuple[str, ...]) -> dict:
+        ours = {metric: 0.5 if metric in lower else 2.0 for metric in bench.METRICS}
+        return {"group": "eq+dynamics", "fit_seconds": 0.1, "stylerack": ours, "matchering": dict(ones),
+                **{system: dict(ones) for system in ("untreated", "reference level", "reference itself")}}
+
+    rows = [item(("mrstft", "centroid_hz", "rms_db", "crest_db")),  # won: 4 of 5
+            item(("mrstft", "centroid_hz", "rms_db")),  # lost: 3 of 5
+            item(("mrstft",)), item(("mrstft", "loudness_lu"))]
+    failed = item(bench.METRICS)
+    del failed["matchering"]
+    failed["matchering_error"] = "refused"
+    entry = bench.summarise([*rows, failed])["eq+dynamics"]
+    assert entry["stylerack_beats_matchering_on_4_of_5"] == pytest.approx(0.25)
+    per_metric = entry["stylerack_beats_matchering_per_metric"]
+    assert per_metric == pytest.approx({"mrstft": 1.0, "centroid_hz": 0.5, "rms_db": 0.5, "crest_db": 0.25, "loudness_lu": 0.25})
+    assert entry["matchering_failures"] == 1 and entry["items"] == 5
+    assert "loudness 25%" in bench.table(bench.summarise(rows))
