@@ -249,11 +249,12 @@ def summarise(rows: list[dict]) -> dict:
             have = [r[system] for r in chosen if system in r]
             entry[system] = {m: float(np.mean([h[m] for h in have])) for m in METRICS} if have else None
         pairs = [r for r in chosen if "matchering" in r]
-        wins = [sum(r["stylerack"][m] < r["matchering"][m] for m in METRICS) >= 4 for r in pairs]
-        entry["stylerack_beats_matchering_on_4_of_5"] = float(np.mean(wins)) if wins else None
-        # per metric: RMS and loudness are near ties when both systems take the reference's level
+        # [item, metric]: StyleRack's error lower (RMS and loudness are near ties when both
+        # systems take the reference's level)
+        better = np.array([[r["stylerack"][m] < r["matchering"][m] for m in METRICS] for r in pairs], bool)
+        entry["stylerack_beats_matchering_on_4_of_5"] = float(np.mean(better.sum(axis=1) >= 4)) if pairs else None
         entry["stylerack_beats_matchering_per_metric"] = (
-            {m: float(np.mean([r["stylerack"][m] < r["matchering"][m] for r in pairs])) for m in METRICS} if pairs else None)
+            {m: float(share) for m, share in zip(METRICS, better.mean(axis=0))} if pairs else None)
         entry["matchering_failures"] = sum("matchering_error" in r for r in chosen)
         entry["fit_seconds_mean"] = float(np.mean([r["fit_seconds"] for r in chosen]))
         out[group] = entry

@@ -283,13 +283,8 @@ def test_the_match_benchmark_counts_wins_over_matchering_overall_and_per_metric(
     """bench/match.py's summary: an item counts as won when StyleRack's error is lower on at
     least 4 of the 5 metrics; the per-metric shares count each metric alone; an item whose
     Matchering run failed is left out of both."""
-    import importlib.util
-    import sys as _sys
+    from bench import match as bench
 
-    spec = importlib.util.spec_from_file_location("bench_match", Path(__file__).resolve().parents[1] / "bench" / "match.py")
-    bench = importlib.util.module_from_spec(spec)
-    _sys.modules[spec.name] = bench
-    spec.loader.exec_module(bench)
     ones = {metric: 1.0 for metric in bench.METRICS}
 
     def item(lower: tuple[str, ...]) -> dict:

@@ -174,14 +174,8 @@ def test_the_voice_benchmark_tells_unshifted_frames_from_octave_errors():
     """bench/voice.py's pitch summary: a frame left at the input's own pitch is 'unshifted' (at
     pitch -7 that is 700 cents off, at +5 500 cents), an output an octave off is an octave
     error, and neither kind is counted twice."""
-    import importlib.util
-    import sys
-    from pathlib import Path
+    from bench import voice as bench
 
-    spec = importlib.util.spec_from_file_location("bench_voice", Path(__file__).resolve().parents[1] / "bench" / "voice.py")
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench  # its dataclasses look their module up
-    spec.loader.exec_module(bench)
     # pitch -7: 6 frames right (+-5 cents), 2 unshifted (+700 cents), 1 an octave low, 1 an octave high
     cents = np.array([5, -5, 3, -3, 0, 1, 700, 690, -1200, 1210], float)
     summary = bench.pitch_summary(cents, -7.0)
