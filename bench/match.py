@@ -142,10 +142,25 @@ def mrstft(a: np.ndarray, b: np.ndarray) -> float:
                              torch.from_numpy(b[None, None].astype(np.float32))))
 
 
+CENTROID_FFT, CENTROID_HOP = 2048, 512
+
+
 def centroid_hz(x: np.ndarray) -> float:
-    spectrum = np.abs(np.fft.rfft(x))
-    freqs = np.linspace(0, RATE / 2, len(spectrum))
-    return float((freqs * spectrum).sum() / (spectrum.sum() + 1e-20))
+    """The mean over STFT frames of each frame's spectral centroid, as DeepAFx-ST's
+    ``SpectralCentroidError`` takes it (torchaudio's ``SpectralCentroid``: 2048-point frames 512
+    apart, centred with reflected padding, periodic Hann window, magnitude spectrum; on
+    x + 1e-16, so a silent frame has a centroid near 0 Hz instead of none). Every frame counts
+    the same, however quiet: a quiet passage's noise or a reverb's tail moves it as much as a
+    loud one. (Earlier versions took the centroid of the whole clip's spectrum, which weighs
+    frames by their level.)"""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    padded = np.pad(np.asarray(x, np.float64) + 1e-16, CENTROID_FFT // 2, mode="reflect")
+    frames = sliding_window_view(padded, CENTROID_FFT)[::CENTROID_HOP]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(CENTROID_FFT) / CENTROID_FFT)
+    magnitude = np.abs(np.fft.rfft(frames * window, axis=1))
+    freqs = np.linspace(0.0, RATE // 2, CENTROID_FFT // 2 + 1)
+    return float(np.mean((magnitude * freqs).sum(axis=1) / magnitude.sum(axis=1)))
 
 
 def rms_db(x: np.ndarray) -> float:

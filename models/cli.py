@@ -148,8 +148,8 @@ def cmd_train_match(args: argparse.Namespace) -> int:
                          _stages(f"matching '{args.name}'"))
     after = report.get("after")
     detail = (f"; source to reference: bands within {report['before']['band_error_db_max']:.1f} dB before, "
-              f"{after['band_error_db_max']:.1f} dB after, loudness {report['before']['loudness_error_lu']:+.1f} LU "
-              f"before, {after['loudness_error_lu']:+.1f} LU after") if after else ""
+              f"{after['band_error_db_max']:.1f} dB after, level {report['before']['level_error_db']:+.1f} dB before, "
+              f"{after['level_error_db']:+.1f} dB after (loudness {after['loudness_error_lu']:+.1f} LU)") if after else ""
     print(f"wrote {report['style']} (fit in {report['fit_seconds']:.1f} s, {report['real_time_factor']:.4f} of real "
           f"time per 128 frames{detail}); report and plot beside it")
     return 0
@@ -162,7 +162,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     report = match_file(args.source, args.reference, args.output, args.amount, args.overwrite, _stages("matching"))
     after = report["after"]
     print(f"wrote {args.output} (amount {args.amount:g}; bands within {after['band_error_db_max']:.1f} dB of the "
-          f"reference, loudness {after['loudness_error_lu']:+.1f} LU)")
+          f"reference, level {after['level_error_db']:+.1f} dB, loudness {after['loudness_error_lu']:+.1f} LU)")
     return 0
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import signal as sps
 
 from models.match import (
-    MIN_REFERENCE_SECONDS, RATE, fit_match, loudness_lufs, manifest_for, read_mono, smooth_fractional_octave,
+    MIN_REFERENCE_SECONDS, RATE, fit_match, loudness_lufs, manifest_for, read_mono, rms, smooth_fractional_octave,
     spectrum_db, style_from_fit,
 )
 from realtime.errors import ConfigError
@@ -36,11 +36,13 @@ def band_levels_db(x: np.ndarray, centres=THIRD_OCTAVES_HZ) -> np.ndarray:
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> dict:
-    """How far a is from b: third-octave bands (after removing the mean offset) and loudness."""
+    """How far a is from b: third-octave bands (after removing the mean offset), RMS level (what
+    the fit matches) and loudness."""
     bands = band_levels_db(a) - band_levels_db(b)
     return {
         "band_error_db_max": float(np.abs(bands - bands.mean()).max()),
         "band_error_db_mean": float(np.abs(bands - bands.mean()).mean()),
+        "level_error_db": float(20 * np.log10(rms(a) / rms(b))),
         "loudness_error_lu": float(loudness_lufs(a) - loudness_lufs(b)),
     }
 

@@ -304,3 +304,29 @@ def test_the_match_benchmark_counts_wins_over_matchering_overall_and_per_metric(
     assert per_metric == pytest.approx({"mrstft": 1.0, "centroid_hz": 0.5, "rms_db": 0.5, "crest_db": 0.25, "loudness_lu": 0.25})
     assert entry["matchering_failures"] == 1 and entry["items"] == 5
     assert "loudness 25%" in bench.table(bench.summarise(rows))
+
+
+def test_the_match_benchmark_centroid_is_deepafx_st_s_mean_over_frames():
+    """bench/match.py's centroid is DeepAFx-ST's: each 2048-point STFT frame's centroid
+    (torchaudio's SpectralCentroid: centred, reflected, periodic Hann, magnitude), averaged with
+    every frame counted alike. Checked against the same thing written with torch.stft, and on a
+    clip that is half a 1 kHz tone, half silence: its centroid is half the tone's (a whole-clip
+    spectrum would still say 1 kHz)."""
+    torch = pytest.importorskip("torch")
+    from bench import match as bench
+
+    rng = np.random.default_rng(4)
+    x = np.concatenate([0.3 * rng.standard_normal(30000), 0.001 * rng.standard_normal(20000)])
+    x = np.convolve(x, [1.0, 0.9], mode="same")  # a low tilt, so the centroid is not Nyquist / 2
+    frames = torch.stft(torch.from_numpy(x + 1e-16), 2048, hop_length=512, window=torch.hann_window(2048, dtype=torch.float64),
+                        center=True, pad_mode="reflect", return_complex=True).abs()
+    freqs = torch.linspace(0, bench.RATE // 2, 1025, dtype=torch.float64)[:, None]
+    expected = float(((frames * freqs).sum(0) / frames.sum(0)).mean())
+    assert bench.centroid_hz(x) == pytest.approx(expected, rel=1e-9)
+
+    t = np.arange(2 * bench.RATE) / bench.RATE
+    tone = 0.5 * np.sin(2 * np.pi * 1000.0 * t)
+    half = tone.copy()
+    half[bench.RATE:] = 0.0
+    assert bench.centroid_hz(tone) == pytest.approx(1000.0, rel=0.02)
+    assert bench.centroid_hz(half) == pytest.approx(0.5 * bench.centroid_hz(tone), rel=0.05)

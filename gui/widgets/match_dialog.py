@@ -123,8 +123,8 @@ class MatchDialog(QDialog):
         after = report.get("after")
         self.status.setText(
             f"saved {report['style']} and put it into the selected slot"
-            + (f"; bands within {after['band_error_db_max']:.1f} dB of the reference, loudness "
-               f"{after['loudness_error_lu']:+.1f} LU" if after else "")
+            + (f"; bands within {after['band_error_db_max']:.1f} dB of the reference, level "
+               f"{after['level_error_db']:+.1f} dB, loudness {after['loudness_error_lu']:+.1f} LU" if after else "")
         )
         pixmap = QPixmap(str(Path(report["style"]).with_suffix(".png")))
         if not pixmap.isNull():
