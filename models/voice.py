@@ -15,6 +15,13 @@ How it works, per frame of ``HOP`` = 128 samples (48 kHz):
 - A *synthesis phase* advances one cycle per output period: the input period divided by
   2^(pitch / 12), blended towards no shift as the voicing fades, so unvoiced sounds (s, f, t)
   keep their own time structure and do not turn into tones. Each integer crossing places a grain.
+  The input period it divides is the one the analysis phase had where the grain is cut
+  (``SYNTHESIS_DELAY`` = 2 frames earlier than the newest median): then an error in the
+  tracker's period moves the marks and the spacing alike and cancels in the output's pitch,
+  which follows the input's own. With the newest median instead (as before), the output's f0
+  missed the input's x 2^(pitch/12) by 15.6 cents median (Harvest on 8 flite sentences and 4
+  Fish Fillets lines at pitch -7, -5, +5, +7), with this delay by 10.5 (1 frame 12.3, 3 frames
+  12.6); WORLD's own shift measures 10.6 there.
 - A grain is the input around the analysis mark nearest its own time minus ``LATENCY``,
   Hann-windowed over one analysis period either side, read at 2^(formant / 12) times the speed
   (cubic interpolation): that scales its spectral envelope, the formants, while the pitch is set
@@ -59,6 +66,10 @@ MAX_PERIOD = 800  # input f0 at least 60 Hz
 MARKS_PER_FRAME = 3  # HOP / MIN_PERIOD, rounded up
 SMOOTHING = 5  # frames: the median of the tracker's periods that both phases follow
 LAG = SMOOTHING // 2  # frames: the analysis phase is that far behind the input, for the median
+#: frames by which the synthesis follows the smoothed period later than the analysis phase does:
+#: a grain made now is cut around input LATENCY - HALF_OUT samples back, where the analysis phase
+#: runs on the smoothed period LAG frames later than it is made (see ``step``)
+SYNTHESIS_DELAY = (LATENCY - HALF_OUT) // HOP - LAG
 PHASE_FRAMES = 14  # analysis-phase history kept (frames): covers LATENCY - HALF_OUT + MAX_PERIOD + HOP - LAG
 HISTORY = LATENCY + MAX_PERIOD + HALF_IN + 2 * HOP  # input samples kept
 VOICED_CONFIDENCE = (0.5, 0.7)  # YIN confidence: unvoiced below, voiced above
@@ -134,7 +145,7 @@ class VoiceModel(nn.Module):
             torch.zeros(batch, 2 * HALF_OUT + 1),  # overlap-add accumulator: the output's future
             torch.zeros(batch, 2 * (PHASE_FRAMES + 1)),  # analysis phase at the last frame edges, less _ramp()
             torch.zeros(batch, 2),  # synthesis phase, cycles in [0, 1), high and low parts
-            torch.zeros(batch, SMOOTHING - 1),  # the tracker's recent periods (0: none yet, unvoiced)
+            torch.zeros(batch, SMOOTHING - 1 + SYNTHESIS_DELAY),  # the tracker's recent periods (0: none yet, unvoiced)
             torch.zeros(batch, GATE_FRAMES - 1),  # recent voicing targets
             torch.zeros(batch, 1),  # frame counter (randomness)
             torch.zeros(batch, 1),  # the period of the last confidently voiced frame (0: none)
@@ -203,9 +214,14 @@ class VoiceModel(nn.Module):
         # octave jump of one or two frames gets through), known LAG frames after the fact
         unset = torch.full_like(recent, float(UNVOICED_PERIOD))
         periods = torch.cat([torch.where(recent > 0, recent, unset), period_in], dim=1)
-        recent = periods[:, periods.shape[1] - (SMOOTHING - 1) :]
-        windows = torch.stack([periods[:, k : k + frames] for k in range(SMOOTHING)], dim=2)
-        smoothed = torch.sort(windows, dim=2).values[:, :, LAG].to(torch.float64)  # frames -LAG .. n-1-LAG
+        recent = periods[:, periods.shape[1] - (SMOOTHING - 1 + SYNTHESIS_DELAY) :]
+        windows = torch.stack([periods[:, k : k + frames + SYNTHESIS_DELAY] for k in range(SMOOTHING)], dim=2)
+        medians = torch.sort(windows, dim=2).values[:, :, LAG].to(torch.float64)
+        smoothed = medians[:, SYNTHESIS_DELAY:]  # frames -LAG .. n-1-LAG
+        # the same, SYNTHESIS_DELAY frames earlier; at a voiced onset, where that is still the
+        # unvoiced placeholder, the newest (so the first grains are not held back)
+        earlier = medians[:, :frames]
+        synthesis_period = torch.where(earlier == UNVOICED_PERIOD, smoothed, earlier)
 
         # analysis phase at every frame edge, from PHASE_FRAMES frames before the last edge it
         # reached (LAG frames before this block) to LAG frames before this block's end
@@ -214,9 +230,10 @@ class VoiceModel(nn.Module):
         bounds = torch.cat([old_bounds, old_bounds[:, -1:] + torch.cumsum(HOP / smoothed, dim=1)], dim=1)
         edge_times = (torch.arange(bounds.shape[1], dtype=torch.float64, device=x.device) - PHASE_FRAMES - LAG) * HOP
 
-        # output periods (that of the frame LAG before, whose grains are being cut) and the
-        # synthesis marks (generation times) in each frame
-        source_period = smoothed
+        # output periods (from the input period where this frame's grains are cut, which the
+        # analysis phase reached SYNTHESIS_DELAY frames ago) and the synthesis marks
+        # (generation times) in each frame
+        source_period = synthesis_period
         shift = torch.pow(2.0, params[:, :1].to(torch.float64) / 12.0)
         weight = voicing.to(torch.float64)
         frame_index = counter.to(torch.float64) + torch.arange(frames, dtype=torch.float64, device=x.device)[None, :]
