@@ -157,7 +157,8 @@ def test_dragging_a_card_reorders_the_rack(window, qtbot):
     window.rack.drop(event)
     qtbot.waitUntil(lambda: [s.name for s in c.slots()] == ["gain", "delay5", "delay37"])
     qtbot.waitUntil(lambda: engine_names(c) == ["gain", "delay5", "delay37"])
-    assert [card.title.text() for card in window.rack.cards][2] == "3  delay37"
+    # the cards are rebuilt on a later pass of the event loop than the controller's change
+    qtbot.waitUntil(lambda: [card.title.text() for card in window.rack.cards][2:] == ["3  delay37"])
 
 
 def test_style_switching_from_the_list_fills_the_selected_slot(window, qtbot):
