@@ -260,8 +260,8 @@ def eq_curve_db(source: np.ndarray | None, references: Sequence[np.ndarray]) -> 
     are smoothed over CONTENT_SMOOTH_OCTAVES unless every reference is the source's own
     performance (SMOOTH_OCTAVES). Chosen on bench/match.py items of another seed (40 items of
     seed 11; smoothing 1/6, 1/2, 1, 1.5, 2 octaves): 1 octave instead of 1/6 lowered MR-STFT
-    0.372 -> 0.357, the centroid error (of the whole clip's spectrum, as the bench then took it) 322 -> 295 Hz and the crest-factor error 1.77 -> 1.30 dB
-    on the EQ+dynamics items, and 1.207 -> 1.184, 311 -> 274 Hz and 2.39 -> 2.17 dB on the
+    0.372 -> 0.357, the centroid error (of the whole clip's spectrum, as the bench then took
+    it) 322 -> 295 Hz and the crest-factor error 1.77 -> 1.30 dB on the EQ+dynamics items, and 1.207 -> 1.184, 311 -> 274 Hz and 2.39 -> 2.17 dB on the
     drive+reverb ones."""
     spectra = [spectrum_db(r) for r in references]
     freqs = spectra[0][0]
@@ -380,6 +380,11 @@ def rms(x: np.ndarray) -> float:
     return max(float(np.sqrt(np.mean(x**2))), 1e-12)
 
 
+def level_db(x: np.ndarray) -> float:
+    """RMS level in dB re full scale."""
+    return 20 * math.log10(rms(x))
+
+
 def top_to_rms_db(x: np.ndarray) -> float:
     """The 99.9th percentile of |x| over its RMS, in dB: a crest factor that no single peak sets."""
     return float(20 * np.log10(np.percentile(np.abs(x), 99.9) / rms(x) + 1e-12))
@@ -493,7 +498,7 @@ def fit_match(references: Sequence[np.ndarray], source: np.ndarray | None = None
                 break
         processed = processed + fit.wet * tail
     tick("level", 0.8)
-    fit.gain_db = float(20 * np.log10(rms(reference) / rms(processed)))
+    fit.gain_db = level_db(reference) - level_db(processed)
     tick("done", 1.0)
     return fit
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import signal as sps
 
 from models.match import (
-    MIN_REFERENCE_SECONDS, RATE, fit_match, loudness_lufs, manifest_for, read_mono, rms, smooth_fractional_octave,
+    MIN_REFERENCE_SECONDS, RATE, fit_match, loudness_lufs, manifest_for, level_db, read_mono, smooth_fractional_octave,
     spectrum_db, style_from_fit,
 )
 from realtime.errors import ConfigError
@@ -42,7 +42,7 @@ def distance(a: np.ndarray, b: np.ndarray) -> dict:
     return {
         "band_error_db_max": float(np.abs(bands - bands.mean()).max()),
         "band_error_db_mean": float(np.abs(bands - bands.mean()).mean()),
-        "level_error_db": float(20 * np.log10(rms(a) / rms(b))),
+        "level_error_db": level_db(a) - level_db(b),
         "loudness_error_lu": float(loudness_lufs(a) - loudness_lufs(b)),
     }
 

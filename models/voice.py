@@ -221,7 +221,7 @@ class VoiceModel(nn.Module):
         # the same, SYNTHESIS_DELAY frames earlier; at a voiced onset, where that is still the
         # unvoiced placeholder, the newest (so the first grains are not held back)
         earlier = medians[:, :frames]
-        synthesis_period = torch.where(earlier == UNVOICED_PERIOD, smoothed, earlier)
+        source_period = torch.where(earlier == UNVOICED_PERIOD, smoothed, earlier)
 
         # analysis phase at every frame edge, from PHASE_FRAMES frames before the last edge it
         # reached (LAG frames before this block) to LAG frames before this block's end
@@ -233,7 +233,6 @@ class VoiceModel(nn.Module):
         # output periods (from the input period where this frame's grains are cut, which the
         # analysis phase reached SYNTHESIS_DELAY frames ago) and the synthesis marks
         # (generation times) in each frame
-        source_period = synthesis_period
         shift = torch.pow(2.0, params[:, :1].to(torch.float64) / 12.0)
         weight = voicing.to(torch.float64)
         frame_index = counter.to(torch.float64) + torch.arange(frames, dtype=torch.float64, device=x.device)[None, :]

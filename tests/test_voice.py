@@ -32,12 +32,16 @@ def render(name: str, audio: np.ndarray, block: int = 128, **knobs: float) -> tu
     return run_aligned(runner, audio, block), style.manifest.latency_samples
 
 
-def glottal_glide(seconds: float = 2.0, low_hz: float = 110.0, high_hz: float = 220.0,
-                  f0_track: np.ndarray | None = None) -> np.ndarray:
-    """A voice-like source: a pulse train gliding from low_hz to high_hz (or following
-    ``f0_track``, Hz per sample) through three formant resonances (700, 1200, 2500 Hz)."""
-    n = int(seconds * RATE)
-    phase = np.cumsum((np.geomspace(low_hz, high_hz, n) if f0_track is None else f0_track) / RATE)
+def glottal_glide(seconds: float = 2.0, low_hz: float = 110.0, high_hz: float = 220.0) -> np.ndarray:
+    """A voice-like source: a pulse train gliding from low_hz to high_hz through three formant
+    resonances (700, 1200, 2500 Hz)."""
+    return glottal_voice(np.geomspace(low_hz, high_hz, int(seconds * RATE)))
+
+
+def glottal_voice(f0_hz: np.ndarray) -> np.ndarray:
+    """A pulse train at ``f0_hz`` (one value per sample) through the three formant resonances."""
+    n = len(f0_hz)
+    phase = np.cumsum(f0_hz / RATE)
     pulses = (np.diff(np.floor(phase), prepend=0.0) > 0).astype(float)
     voice = np.zeros(n)
     for centre_hz, bandwidth_hz, gain in ((700, 80, 1.0), (1200, 100, 0.5), (2500, 150, 0.2)):
@@ -130,7 +134,7 @@ def glottal_vibrato(seconds: float = 2.0, centre_hz: float = 150.0, depth_st: fl
     4700 cents a second at the defaults (a wide singer's vibrato, or fast speech intonation)."""
     t = np.arange(int(seconds * RATE)) / RATE
     f0 = centre_hz * 2 ** (depth_st / 12 * np.sin(2 * np.pi * rate_hz * t))
-    return glottal_glide(seconds, 1.0, 1.0, f0_track=f0)
+    return glottal_voice(f0)
 
 
 @pytest.mark.parametrize("semitones", [5.0, -7.0])
