@@ -250,3 +250,31 @@ def test_a_style_needing_a_newer_ir_is_refused_in_one_line(tmp_path, monkeypatch
     message = str(caught.value)
     assert message.startswith(str(path)) and "\n" not in message
     assert f"needs IR {needed}" in message and f"reads up to IR {needed - 1}" in message and "onnxruntime::" not in message
+
+
+def test_a_name_resolves_without_parsing_unchanged_styles_again(tmp_path, monkeypatch):
+    """``stylerack run`` reads every style before the audio starts; a 'style NAME' command
+    while it runs parses no unchanged file (parsing holds the GIL the style worker needs),
+    and a file changed on disk is read again."""
+    from realtime.format import catalog
+
+    sb.make_gain(tmp_path / "loud.onnx", default_db=6.0)
+    sb.make_delay(tmp_path / "late.onnx", 5)
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    parsed: list[str] = []
+
+    def counting_load(path):
+        parsed.append(Path(path).name)
+        return load_style(path)
+
+    monkeypatch.setattr(catalog, "load_style", counting_load)
+    catalog.discover([tmp_path])
+    assert {"loud.onnx", "late.onnx", "broken.onnx"} <= set(parsed)
+    parsed.clear()
+    assert catalog.resolve("late", [tmp_path]).manifest.latency_samples == 5
+    with pytest.raises(StyleFormatError, match="broken.onnx"):
+        catalog.resolve("broken", [tmp_path])
+    assert not [name for name in parsed if (tmp_path / name).exists()]
+    sb.make_delay(tmp_path / "late.onnx", 120)  # changed on disk (here its size changes too)
+    assert catalog.resolve("late", [tmp_path]).manifest.latency_samples == 120
+    assert parsed.count("late.onnx") == 1

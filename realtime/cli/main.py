@@ -300,6 +300,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from realtime.cli.console import CommandReader, run_pending
+    from realtime.format.catalog import discover
     from realtime.live.devices import looks_like_feedback
     from realtime.live import LiveHost, LiveSettings
 
@@ -331,6 +332,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     host.engine.jump_to_targets()
+    discover(args.styles_dir)  # read every style now: 'style NAME' then parses only a changed file
     host.start()
     code = EXIT_OK
     try:

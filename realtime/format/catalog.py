@@ -43,6 +43,30 @@ class Refused:
     reason: str
 
 
+#: styles read by ``discover``, by path, with the (inode, modification time in ns, size in bytes)
+#: they were read at: a file is parsed again only when it changes. Parsing holds the GIL (up to
+#: 5 ms for a 5 MB style on a slow machine), which the live style worker needs every block:
+#: resolving a name while audio runs must not parse every installed style (``stylerack run``
+#: fills this before it starts).
+_READ: dict[str, tuple[tuple[int, int, int], Style | StyleRackError]] = {}
+
+
+def _read_style(path: Path) -> Style:
+    """``load_style(path)``, or its refusal, from ``_READ`` while the file is unchanged."""
+    info = path.stat()
+    stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+    stamped, found = _READ.get(str(path), (None, None))
+    if stamped != stamp:
+        try:
+            found = load_style(path)
+        except StyleRackError as exc:
+            found = exc
+        _READ[str(path)] = (stamp, found)
+    if isinstance(found, StyleRackError):
+        raise found.with_traceback(None)
+    return found
+
+
 def discover(extra_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[Style], list[Refused]]:
     """Every style file in the search folders, and the files that were refused (with why)."""
     styles: list[Style] = []
@@ -53,7 +77,9 @@ def discover(extra_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[St
             continue
         for path in sorted(folder.glob(f"*{STYLE_SUFFIX}")):
             try:
-                style = load_style(path)
+                style = _read_style(path)
+            except OSError:
+                continue  # removed since the folder was listed
             except StyleRackError as exc:
                 refused.append(Refused(path, str(exc)))
                 continue
