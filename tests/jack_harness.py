@@ -86,75 +86,66 @@ class JackServer:
 
 class JackTester:
     """A JACK client that plays a signal into the host's inputs and records its first output,
-    sample-aligned: ``recorded[i]`` arrived in the same cycle position as ``signal[i]`` left."""
+    sample-aligned: ``recorded[i]`` arrived in the same cycle position as ``signal[i]`` left.
+    It runs in a process of its own (``tests.jack_tester_process``, which says why); ``xruns``
+    counts JACK's xrun reports to it (any client late on the server), ``xrun_positions`` where
+    in the last signal played they came."""
 
     def __init__(self, server: JackServer) -> None:
-        import jack
+        import tempfile
 
-        self.client = jack.Client("srtester", servername=server.name, no_start_server=True)
-        self.play = self.client.outports.register("play")
-        self.rec = self.client.inports.register("rec")
-        self._signal = np.zeros(0, np.float32)
-        self._recorded = np.zeros(0, np.float32)
-        self._position = 0
-        self._running = False
-        self._done = threading.Event()
-        self.xruns = 0  # JACK's xrun reports to this client (any client late on the server)
-        self.xrun_positions: list[int] = []  # where in the signal each came (while playing)
-        self.client.set_process_callback(self._process)
-        self.client.set_xrun_callback(self._xrun)
-        self.client.activate()
+        self._folder = tempfile.TemporaryDirectory(prefix="srtester-")
+        self.xruns = 0
+        self.xrun_positions: list[int] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.jack_tester_process", server.name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=server.env,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        self._ask(None, 30.0)  # ready
 
-    def _process(self, frames: int) -> None:
-        out = self.play.get_array()
-        if not self._running:
-            out.fill(0.0)
-            return
-        start = self._position
-        count = min(frames, len(self._signal) - start)
-        out[:count] = self._signal[start : start + count]
-        out[count:] = 0.0
-        self._recorded[start : start + count] = self.rec.get_array()[:count]
-        self._position += frames
-        if self._position >= len(self._signal):
-            self._running = False
-            self._done.set()
-
-    def _xrun(self, delay_us: float) -> None:
-        self.xruns += 1
-        if self._running:
-            self.xrun_positions.append(self._position)
+    def _ask(self, command: str | None, timeout_s: float) -> dict:
+        if command is not None:
+            self.process.stdin.write(command + "\n")
+            self.process.stdin.flush()
+        answers: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: answers.put(self.process.stdout.readline()), daemon=True).start()
+        try:
+            line = answers.get(timeout=timeout_s)
+        except queue.Empty:
+            self._kill()
+            raise RuntimeError(f"the JACK tester did not answer {command!r} in {timeout_s:.0f} s") from None
+        if not line:
+            raise RuntimeError(f"the JACK tester exited (code {self.process.wait()}) on {command!r}")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+        return answer
 
     def connect_host(self, timeout_s: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            ins = [p for p in self.client.get_ports(is_audio=True, is_input=True) if p.name.startswith("PortAudio")]
-            outs = [p for p in self.client.get_ports(is_audio=True, is_output=True) if p.name.startswith("PortAudio")]
-            if ins and outs:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("StyleRack's JACK ports did not appear")
-            time.sleep(0.05)
-        for port in ins:  # every input channel gets the signal (a mono style hears their average)
-            self.client.connect(self.play, port)
-        self.client.connect(outs[0], self.rec)
+        self._ask(f"connect {timeout_s}", timeout_s + 10.0)
 
     def play_and_record(self, signal: np.ndarray, timeout_s: float | None = None) -> np.ndarray:
-        self._signal = np.ascontiguousarray(signal, np.float32)
-        self._recorded = np.zeros_like(self._signal)
-        self._position = 0
-        self._done.clear()
-        self._running = True
-        if not self._done.wait(timeout_s or len(signal) / RATE + 10):
-            raise RuntimeError("the recording did not finish")
-        return self._recorded.copy()
+        folder = Path(self._folder.name)
+        np.save(folder / "signal.npy", np.ascontiguousarray(signal, np.float32))
+        timeout_s = timeout_s or len(signal) / RATE + 10
+        answer = self._ask(f"play {folder / 'signal.npy'} {folder / 'recorded.npy'} {timeout_s}", timeout_s + 10.0)
+        self.xruns += answer["xruns"]
+        self.xrun_positions.extend(answer["xrun_positions"])
+        return np.load(folder / "recorded.npy")
 
     def close(self) -> None:
-        if self.client is None:
-            return
-        client, self.client = self.client, None
-        client.deactivate()
-        client.close()
+        if self.process.poll() is None:
+            try:
+                self._ask("close", 10.0)
+                self.process.wait(timeout=10)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired):
+                self._kill()  # closing a client with a Python callback can hang (see the module)
+        self._folder.cleanup()
+
+    def _kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
 
 
 class XrunCounter:

@@ -199,22 +199,32 @@ def lone_late_blocks(before: dict, after: dict) -> list[int]:
     return [c for c in late if not any(abs(c - x) <= 2 for x in xruns)]
 
 
-def steps_away_from_stalls(steps: np.ndarray, positions: list[int], offset: int) -> np.ndarray:
+def steps_away_from_stalls(steps: np.ndarray, positions: list[int], offset: int, round_trip: int) -> np.ndarray:
     """``steps`` with the stretches around each stall reported to the tester zeroed: a stall of
     the whole VM drops audio whatever the host does, and JACK tells clients about it after the
     fact, on another thread, so the dropout may lie some periods before the reported position
-    (a clean-clone run failed on one jump while two stalls were reported)."""
-    return np.where(near_stalls(len(steps), positions, offset), 0.0, steps)
+    (a clean-clone run failed on one jump while two stalls were reported). A stall of the
+    tester also drops what it plays, which comes back through the host ``round_trip`` samples
+    later (measured here: the recording jumped about 130 samples before the reported position,
+    then again 290 and 420 samples after it, the dropped period's two edges coming back)."""
+    return np.where(near_stalls(len(steps), positions, offset, round_trip), 0.0, steps)
 
 
-def near_stalls(length: int, positions: list[int], offset: int) -> np.ndarray:
+def near_stalls(length: int, positions: list[int], offset: int, round_trip: int) -> np.ndarray:
     """Per sample of a stretch starting ``offset`` samples into the recording: whether it lies
     in the stretch around a reported stall that ``steps_away_from_stalls`` leaves out."""
     near = np.zeros(length, bool)
     for position in positions:
         at = position - offset
-        near[max(0, at - RATE // 10) : max(0, at + 3 * 128)] = True
+        near[max(0, at - RATE // 10) : max(0, at + round_trip + 3 * 128)] = True
     return near
+
+
+def longest_round_trip(stats: dict, longest_style_samples: int) -> int:
+    """The round trip through the host (device, worker margin, buffering) with the slowest of
+    the styles a test switches between, from the host's report."""
+    own = sum(frames for _, frames in stats["latency_parts"]) * stats["sample_rate"] / 1000.0
+    return stats["total_latency_samples"] - round(own) + longest_style_samples
 
 
 def assert_disturbed_only_by_stalls(differs: np.ndarray, stalls: int, detail: str) -> None:
@@ -247,16 +257,21 @@ def test_switching_mixing_and_bypass_while_running_do_not_click(server, tester, 
             break
         tester.xruns = 0
     assert "no style named 'no-such-style'" in errors and "mix needs a number, got 'loud'" in errors
-    assert len(replies) == 6 and stats["late_blocks"] == 0
+    events = {k: stats[k] for k in ("xruns", "late_blocks", "xrun_callbacks", "late_block_callbacks", "switch_callbacks")}
+    assert len(replies) == 6, replies
+    # a late block is the host's own doing unless the server stalled it (an xrun within 2 periods:
+    # a clean-clone run here had one 2 periods after an xrun, in its third attempt with stalls)
+    assert lone_late_blocks({"callbacks": 0}, stats) == [], (attempt + 1, events, tester.xrun_positions)
     steady = recorded[RATE // 2 : int((seconds - 0.2) * RATE)]
     amplitude, frequency = 0.4, 220.0
     own_step = amplitude * 2 * np.pi * frequency / RATE
     assert np.abs(steady).max() > 0.3  # the delay style and bypass play at full level
-    steps = steps_away_from_stalls(np.abs(np.diff(steady)), tester.xrun_positions, RATE // 2)
+    round_trip = longest_round_trip(stats, 37)  # the delay style's
+    steps = steps_away_from_stalls(np.abs(np.diff(steady)), tester.xrun_positions, RATE // 2, round_trip)
     # most of the recording is still checked (how often the server stalls beside a native client
     # is the xrun test's to judge, not a count here: a clean-clone run failed on a count of 6
     # stall reports, 4 stalls reported up to twice each, in its third attempt)
-    checked = 1.0 - near_stalls(len(steps), tester.xrun_positions, RATE // 2).mean()
+    checked = 1.0 - near_stalls(len(steps), tester.xrun_positions, RATE // 2, round_trip).mean()
     assert checked >= 0.75, (checked, tester.xrun_positions)
     assert steps.max() <= own_step * 1.05, (float(steps.max()), tester.xrun_positions)
 
@@ -312,7 +327,8 @@ def test_the_window_under_gil_stress_never_makes_the_audio_late(server, tester, 
         recorded, stats = play_through_the_window_under_stress(server, tester, styles_dir, tmp_path / str(attempt))
         # continuous: the sine's own steps, plus at most what the fades add; a hard switch between
         # the -6 dB style, the delay style and the dry would jump by up to 0.2
-        steps = steps_away_from_stalls(np.abs(np.diff(recorded[RATE // 2 :])), tester.xrun_positions, RATE // 2)
+        round_trip = longest_round_trip(stats, 37)  # the delay style's
+        steps = steps_away_from_stalls(np.abs(np.diff(recorded[RATE // 2 :])), tester.xrun_positions, RATE // 2, round_trip)
         continuous = steps.max() <= own_step * 1.05 + 2 * amplitude / fade
         if continuous or (stats["xruns"] == 0 and not tester.xrun_positions):
             break
