@@ -303,6 +303,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from realtime.format.catalog import discover
     from realtime.live.devices import looks_like_feedback
     from realtime.live import LiveHost, LiveSettings
+    from realtime.live.lateness import LateBlockWatch
 
     if args.stats and not Path(args.stats).resolve().parent.is_dir():
         raise ConfigError(f"{args.stats}: folder does not exist")
@@ -346,11 +347,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if muted:
             print("muted: type 'unmute' and Enter when the output cannot reach the microphone", flush=True)
         commands = CommandReader()
+        lateness = LateBlockWatch(args.margin, host.block_frames, host.sample_rate, time.monotonic())
         deadline = time.monotonic() + args.seconds if args.seconds else None
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.05)
             if not run_pending(host, commands, args.styles_dir):
                 break
+            warning = lateness.check(host.report, time.monotonic())
+            if warning:
+                print(f"stylerack: warning: {warning}", file=sys.stderr, flush=True)
             failure = host.poll()
             if failure:
                 print(f"stylerack: error: {failure}", file=sys.stderr)
