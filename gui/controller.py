@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +32,7 @@ from realtime.format.rack import RACK_SUFFIX, RackSpec, SlotSpec, file_sha256, r
 from realtime.format.style import Style, load_style
 from realtime.live import LiveHost, LiveSettings
 from realtime.live.devices import looks_like_feedback
+from realtime.live.lateness import LateBlockWatch
 from realtime.live.remote import RemoteHost
 
 Listener = Callable[[str, object], None]
@@ -85,6 +87,7 @@ class Controller:
         self.settings = LiveSettings()
         self.demo_input = True
         self.host: LiveHost | RemoteHost | None = None
+        self._lateness: LateBlockWatch | None = None  # warns while the style keeps missing its margin
         self.recorder = None
         self._host_factory = host_factory
         self._listeners: list[Listener] = []
@@ -392,6 +395,9 @@ class Controller:
             self._emit("error", str(exc))
             return False
         self.host = host
+        first = host.report()
+        self._lateness = LateBlockWatch(self.settings.margin_blocks, first["engine_block_frames"], first["sample_rate"],
+                                        time.monotonic(), margin_advice="a style margin of {} blocks (Audio setup)")
         self._emit("running", True)
         if risky:
             self._emit("feedback", (host.devices.input_name, host.devices.output_name))
@@ -431,6 +437,9 @@ class Controller:
             return None
         failure = self.host.poll()
         report = dict(self.host.report(), recording_seconds=self.recorder.seconds if self.recorder else None)
+        warning = self._lateness.check(lambda: report, time.monotonic()) if self._lateness else None
+        if warning:
+            self._emit("warning", warning)
         if failure:
             self._emit("error", failure)
             self.stop()

@@ -274,6 +274,8 @@ class MainWindow(QMainWindow):
         elif name == "error":
             self.devices.show_message(str(value))
             self.statusBar().showMessage(str(value), 8000)
+        elif name == "warning":
+            self.statusBar().showMessage(str(value), 15000)
         elif name == "recording":
             self.session.show_recording(value)
         elif name == "racks":

@@ -342,3 +342,22 @@ def test_voice_styles_have_their_category_and_knobs_in_whole_steps(window, qtbot
     assert c.rack.slots[0].params["pitch"] == pytest.approx(7.0)
     formant.setValue(3)
     assert c.host.engine.rack.slots[0].params["formant"] == pytest.approx(-2.5)
+
+
+def test_late_blocks_that_keep_coming_are_told_in_the_status_bar(window, qtbot, monkeypatch):
+    """The style keeps missing its margin (late blocks, no xruns): the window says so, with the
+    margin setting that would fit, where the performer sets it."""
+    import realtime.live.lateness as lateness
+
+    monkeypatch.setattr(lateness, "WINDOW_S", 0.0)  # compare on every poll instead of every 5 s
+    c = window.controller
+    c.select_style("gain")
+    assert c.start()
+    plain = c.host.report
+    window.poll()
+    assert "late blocks" not in window.statusBar().currentMessage()
+    c.host.report = lambda: dict(plain(), late_blocks=12, style_time_p99_us=2400.0, worker_wake_p99_us=500.0)
+    window.poll()
+    message = window.statusBar().currentMessage()
+    assert message.startswith("12 late blocks in the last"), message
+    assert "try a style margin of 2 blocks (Audio setup)" in message

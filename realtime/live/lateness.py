@@ -24,8 +24,11 @@ class LateBlockWatch:
     """Call ``check`` often (from the control thread); it reads the host's report once per
     ``WINDOW_S`` and returns a warning line, or None."""
 
-    def __init__(self, margin_blocks: int, block_frames: int, sample_rate: int, started_s: float) -> None:
+    def __init__(self, margin_blocks: int, block_frames: int, sample_rate: int, started_s: float,
+                 margin_advice: str = "--margin {}") -> None:
+        """``margin_advice``: how to say "a margin of N blocks" where the user sets it."""
         self.margin_blocks = margin_blocks
+        self.margin_advice = margin_advice
         self.block_us = 1e6 * block_frames / sample_rate
         self._checked_s = started_s
         self._warned_s = -math.inf
@@ -45,7 +48,7 @@ class LateBlockWatch:
         needed_us = numbers["style_time_p99_us"] + numbers["worker_wake_p99_us"]
         margin = self.margin_blocks
         advice = (
-            f"try --margin {min(MAX_MARGIN_BLOCKS, max(margin + 1, math.ceil(needed_us / self.block_us)))} "
+            f"try {self.margin_advice.format(min(MAX_MARGIN_BLOCKS, max(margin + 1, math.ceil(needed_us / self.block_us))))} "
             f"(+{self.block_us / 1000:.1f} ms latency a block) or a lighter style"
             if margin < MAX_MARGIN_BLOCKS else "try a lighter style or a larger block"
         )
