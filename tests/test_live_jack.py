@@ -314,9 +314,12 @@ def test_the_window_under_gil_stress_never_makes_the_audio_late(server, tester, 
     0.5 s, the mix slider moving and the meter timers running: the engine process has its own
     GIL, so its native callback runs every period and its worker is never late. Margin 2: a
     stall of the VM on the worker thread alone (a few ms, now and then) is not what this tests.
-    Played again (up to 3 times) when the recording jumps while the server reported stalls: a
-    fresh-clone run failed once on a jump of 0.77 while the server reported 5 stalls and the host
-    3 xruns, with every period called and no block late. A jump with no stall reported fails at once."""
+    Played again (up to 3 times) when the recording jumps, or a block is late with no xrun beside
+    it, while the server reported stalls: a fresh-clone run failed once on a jump of 0.77 while
+    the server reported 5 stalls and the host 3 xruns, with every period called and no block
+    late; two runs here failed on one late block each, alone among 17 and 25 xruns in 6 s (a
+    window holding the engine's GIL would make runs of about 75: 200 ms of blocks). A jump or a
+    late block with no stall reported fails at once."""
     pytest.importorskip("PyQt6.QtWidgets", reason="PyQt6 is not installed")
     amplitude, frequency = 0.4, 220.0
     fade = round(CONCEAL_SECONDS * RATE)
@@ -330,7 +333,7 @@ def test_the_window_under_gil_stress_never_makes_the_audio_late(server, tester, 
         round_trip = longest_round_trip(stats, 37)  # the delay style's
         steps = steps_away_from_stalls(np.abs(np.diff(recorded[RATE // 2 :])), tester.xrun_positions, RATE // 2, round_trip)
         continuous = steps.max() <= own_step * 1.05 + 2 * amplitude / fade
-        if continuous or (stats["xruns"] == 0 and not tester.xrun_positions):
+        if (continuous and not lone_late_blocks({"callbacks": 0}, stats)) or (stats["xruns"] == 0 and not tester.xrun_positions):
             break
     detail = {k: stats[k] for k in ("callbacks", "seconds_running", "xruns", "late_blocks", "late_block_callbacks",
                                     "xrun_callbacks", "switch_callbacks")}
