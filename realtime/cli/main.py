@@ -41,8 +41,10 @@ def _param(text: str) -> tuple[str, float]:
 
 
 def _margin(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 8:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a margin of 1 to 8 blocks")
+    from realtime.engine.engine import MAX_MARGIN_BLOCKS
+
+    if not text.isdigit() or not 1 <= int(text) <= MAX_MARGIN_BLOCKS:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a margin of 1 to {MAX_MARGIN_BLOCKS} blocks")
     return int(text)
 
 

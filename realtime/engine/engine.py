@@ -41,6 +41,8 @@ from realtime.engine.worker import StyleWorker
 MODES = ("direct", "buffered")
 #: a late wet block fades to the aligned dry (and back) over this long
 CONCEAL_SECONDS = 0.0025
+#: the most blocks the style worker may run ahead of the callback (buffered mode's margin)
+MAX_MARGIN_BLOCKS = 8
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from realtime.engine.engine import MAX_MARGIN_BLOCKS
+
 #: how often the counters are compared
 WINDOW_S = 5.0
 #: at most one warning this often
 QUIET_S = 30.0
 #: late blocks in a window, beyond its xruns, that make a pattern rather than a stall now and then
 MIN_LATE_BLOCKS = 3
-MAX_MARGIN_BLOCKS = 8
 
 
 class LateBlockWatch:
@@ -47,11 +48,11 @@ class LateBlockWatch:
         self._warned_s = now_s
         needed_us = numbers["style_time_p99_us"] + numbers["worker_wake_p99_us"]
         margin = self.margin_blocks
-        advice = (
-            f"try {self.margin_advice.format(min(MAX_MARGIN_BLOCKS, max(margin + 1, math.ceil(needed_us / self.block_us))))} "
-            f"(+{self.block_us / 1000:.1f} ms latency a block) or a lighter style"
-            if margin < MAX_MARGIN_BLOCKS else "try a lighter style or a larger block"
-        )
+        fits = min(MAX_MARGIN_BLOCKS, max(margin + 1, math.ceil(needed_us / self.block_us)))
+        advice = "try a lighter style or a larger block"
+        if margin < MAX_MARGIN_BLOCKS:
+            advice = (f"try {self.margin_advice.format(fits)} (+{self.block_us / 1000:.1f} ms latency a block) "
+                      "or a lighter style")
         return (
             f"{late} late blocks in the last {window_s:.0f} s ({xruns} xruns): the style needs "
             f"{numbers['style_time_p99_us'] / 1000:.1f} ms a block (p99) and the worker "
