@@ -16,7 +16,10 @@ just the recent past: the filter's last input samples and the decimated history.
   takes it: the voice styles then shifted an octave above the asked pitch. Measured against
   Harvest on speech not used by the voice bench (flite Harvard sentences 5-8 of four voices,
   eleven Fish Fillets lines), frames at confidence above 0.5: plain YIN an octave or more high
-  on 6.8% and low on 4.0%; with the check at 0.5, 5.6% and 4.1% (0.4: 5.8 / 4.0, 0.6: 5.6 / 4.3).
+  on 6.8% and low on 4.0%; with the check at 0.5, 5.6% and 4.0% (before the ``CLEAN_DIP``
+  guard below: 0.4: 5.8 / 4.0, 0.5: 5.6 / 4.1, 0.6: 5.6 / 4.3).
+  The check is skipped where the chosen dip's parabolic floor is under ``CLEAN_DIP``: a clean
+  glottal glide, whose dips fall between lags, otherwise went an octave down on 36 of 750 frames.
 - confidence: 1 - the normalised difference at that lag (1 = perfectly periodic). A floor
   ``NOISE_FLOOR`` on the difference keeps silence aperiodic (confidence ~0).
 - loudness: RMS of the last 10.7 ms in dBFS.
