@@ -46,12 +46,19 @@ def tester(server):
 def test_round_trip_equals_reported_latency(server, tester, styles_dir, tmp_path, block):
     """At the server's period or the device's choice; a block below the period (64) is raised to
     it: JACK would call a smaller block several times back to back, leaving the worker no time."""
-    host = HostProcess(server, tmp_path / "stats.json", "--style", str(styles_dir / "delay37.onnx"), "--block", block)
-    tester.connect_host()
     signal = np.zeros(RATE, np.float32)
     signal[12000] = 0.5
-    recorded = tester.play_and_record(signal)
-    stats = host.finish()
+    for attempt in range(3):
+        host = HostProcess(server, tmp_path / "stats.json", "--style", str(styles_dir / "delay37.onnx"), "--block", block)
+        tester.connect_host()
+        recorded = tester.play_and_record(signal)
+        stats = host.finish()
+        # once in a fresh-clone CI run the recording was empty, the host reporting 1 xrun and 1
+        # late block (callback 98, about where the impulse came back): a period the server
+        # stalls is lost to every client, the tester's recording included. Such a run is played
+        # again; an empty recording with no stall reported fails below.
+        if np.abs(recorded).max() > 0 or not (stats["xruns"] or stats["late_blocks"]):
+            break
     measured = int(np.argmax(np.abs(recorded))) - 12000
     assert abs(recorded.max() - 0.5) < 1e-6
     assert measured == stats["total_latency_samples"], stats
