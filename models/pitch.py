@@ -135,37 +135,38 @@ class PitchLoudness(nn.Module):
         first = torch.argmax(candidate, dim=2)  # the first candidate (argmax returns the first maximum)
         best = torch.argmin(inner, dim=2)
         chosen = torch.where(candidate.amax(dim=2) > 0, first, best)[..., None]
-        at = inner.gather(2, chosen)
         if self.subharmonic_ratio is not None:
-            chosen, at = self._octave_down(inner, chosen, at, self.subharmonic_ratio)
-        before = left.gather(2, chosen)
-        after = right.gather(2, chosen)
-        curvature = before - 2 * at + after
-        shift = torch.where(curvature > 1e-6, 0.5 * (before - after) / curvature.clamp(min=1e-6), torch.zeros_like(at))
+            chosen = self._octave_down(left, inner, right, chosen, self.subharmonic_ratio)
+        at, shift, _ = self._parabola(left, inner, right, chosen)
         tau = (chosen.to(inner.dtype) + TAU_MIN + shift.clamp(-0.5, 0.5))[..., 0]
         return tau, at[..., 0]
 
     @staticmethod
-    def _octave_down(inner: torch.Tensor, chosen: torch.Tensor, at: torch.Tensor, ratio: float):
+    def _parabola(left: torch.Tensor, inner: torch.Tensor, right: torch.Tensor, index: torch.Tensor):
+        """The parabola through the dip at ``index`` and its two neighbours: (the value at the
+        lag, the offset of the parabola's bottom from it, and the bottom's value)."""
+        at, before, after = inner.gather(2, index), left.gather(2, index), right.gather(2, index)
+        curvature = before - 2 * at + after
+        bent = curvature.clamp(min=1e-6)
+        shift = torch.where(curvature > 1e-6, 0.5 * (before - after) / bent, torch.zeros_like(at))
+        return at, shift, at - (before - after) ** 2 / (8 * bent)
+
+    @staticmethod
+    def _octave_down(left: torch.Tensor, inner: torch.Tensor, right: torch.Tensor, chosen: torch.Tensor, ratio: float):
         """The deepest dip within SUBHARMONIC_SEARCH lags of twice the chosen lag, where it is
-        deeper than ``ratio`` x the chosen dip (and inside the searched lags); else the chosen."""
+        deeper than ``ratio`` x the chosen dip (and inside the searched lags); else the chosen.
+        Not where the chosen dip's parabola bottoms out under CLEAN_DIP: a clean period whose
+        dip falls between two lags reads 0.01-0.02 at both, while its true floor is 0.002-0.007
+        (a glottal glide); a weak fundamental's is 0.06-0.09."""
         lags = inner.shape[2]
         double = 2 * chosen + TAU_MIN  # index of twice the chosen lag (index = lag - TAU_MIN)
         near = double + torch.arange(-SUBHARMONIC_SEARCH, SUBHARMONIC_SEARCH + 1, device=inner.device)
         inside = near <= lags - 2
         values = torch.where(inside, inner.gather(2, near.clamp(max=lags - 1)), torch.full_like(near, 2.0, dtype=inner.dtype))
         deepest = torch.argmin(values, dim=2, keepdim=True)
-        candidate = near.gather(2, deepest)
-        value = values.gather(2, deepest)
-        # the bottom of the parabola through the chosen dip and its neighbours: a clean period
-        # whose dip falls between two lags reads 0.01-0.02 at both, while its true floor is
-        # 0.002-0.007 (a glottal glide); a weak fundamental's is 0.06-0.09
-        before = inner.gather(2, (chosen - 1).clamp(min=0))
-        after = inner.gather(2, (chosen + 1).clamp(max=lags - 1))
-        curvature = (before - 2 * at + after).clamp(min=1e-6)
-        floor = at - (before - after) ** 2 / (8 * curvature)
-        take = (value < ratio * at) & (floor > CLEAN_DIP) & inside.gather(2, deepest)
-        return torch.where(take, candidate, chosen), torch.where(take, value, at)
+        at, _, floor = PitchLoudness._parabola(left, inner, right, chosen)
+        take = (values.gather(2, deepest) < ratio * at) & (floor > CLEAN_DIP) & inside.gather(2, deepest)
+        return torch.where(take, near.gather(2, deepest), chosen)
 
     def forward(self, audio: torch.Tensor, chunk: int = 64 * HOP):
         """Features of a whole signal [B, T] from zero state, computed in chunks."""
