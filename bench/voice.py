@@ -32,7 +32,10 @@ Material (nothing downloaded, nothing cached; flite writes into a temporary fold
 
 Every clip is resampled to 48 kHz mono (soxr HQ) and peak-normalised to -12 dBFS. A style runs
 from zero state on each clip in 128-frame blocks (rounded up to its block multiple), with its
-declared latency removed so that the output lines up with the input.
+declared latency removed, and then by what is left of its delay on that clip, measured
+(``measured_delay``: the energy envelopes' cross-correlation, -10..+20 ms): a voice style
+declares its onset latency, and its grains lag a little more. The JSON keeps each setting's
+``alignment_ms`` (median, min, max over the clips).
 
 Metrics:
 
@@ -54,7 +57,7 @@ Metrics:
   {-7, 0, +7} x formant {-3, 0, +3} (``--quick``: the four corners) and at the defaults.
   Pocketsphinx's general language model is weak, so the dry WER is high: read the rise.
 - naturalness (all clips): DNSMOS P.835 OVRL (speechmos, 16 kHz; clips under 9 s are tiled to
-  9 s, as DNSMOS does), dry against pitch -5 and +5 (formant 0) and the defaults; the drop is
+  9 s, as DNSMOS does; each clip's score the mean over 0-1 ms of delay, DNSMOS_DELAYS), dry against pitch -5 and +5 (formant 0) and the defaults; the drop is
   dry minus styled. Before ASR and DNSMOS every clip is scaled to -25 dBFS RMS, so a style's
   gain does not count.
 
@@ -132,6 +135,17 @@ UNSHIFTED_MIN_SHIFT_ST = 2.0  # ... of at least this many semitones (a smaller s
 #: voice lowered 7 semitones reaches 55 Hz; WORLD's own shift, measured this way, had 7.8% octave
 #: errors at pitch -7 with those frames and 0.6% without them (and ours 7.7% and 4.0%).
 MEASURABLE_HZ = (1.1 * F0_FLOOR_HZ, F0_CEIL_HZ / 1.1)
+#: DNSMOS is not steady under a delay of a millisecond (on the dry clips a clip's OVRL spreads
+#: by 0.07 median over delays of 0-2 ms, and the mean of all clips between 2.58 and 2.65): each
+#: score is the mean over these delays (samples at 16 kHz: 0, 0.3, 0.7 and 1 ms of silence first)
+DNSMOS_DELAYS = (0, 5, 11, 16)
+#: a style's output is lined up with its input by the delay measured on each clip (the energy
+#: envelopes' cross-correlation, in ENVELOPE_MS frames, searched this far around the declared
+#: latency): the declared latency of a voice style is its *onset* latency, and its grains lag
+#: more (aligned by the declared 928 samples instead, feminine's pitch error read 1-3 cents
+#: higher and its DNSMOS drop 0.04 lower than aligned at its grains' 992)
+ALIGN_SEARCH_MS = (-10.0, 20.0)
+ENVELOPE_MS = 1.0
 
 
 def log(message: str) -> None:
@@ -307,9 +321,52 @@ class Recogniser:
 
 
 def dnsmos_ovrl(audio_16k: np.ndarray) -> float:
+    """DNSMOS OVRL, the mean over DNSMOS_DELAYS (each a run on the clip delayed by that many
+    samples of silence, as long as the clip)."""
     from speechmos import dnsmos
 
-    return float(dnsmos.run(scaled_to_rms(audio_16k).astype(np.float32), sr=ANALYSIS_RATE)["ovrl_mos"])
+    scaled = scaled_to_rms(audio_16k).astype(np.float32)
+    return float(np.mean([dnsmos.run(delayed(scaled, delay), sr=ANALYSIS_RATE)["ovrl_mos"] for delay in DNSMOS_DELAYS]))
+
+
+def delayed(audio: np.ndarray, samples: int) -> np.ndarray:
+    """``audio`` later by ``samples`` (earlier when negative), as long as it was: silence
+    comes in at one end, the other end is cut."""
+    if samples == 0:
+        return audio
+    silence = np.zeros(abs(samples), audio.dtype)
+    if samples > 0:
+        return np.concatenate([silence, audio[: len(audio) - samples]])
+    return np.concatenate([audio[-samples:], silence])
+
+
+def measured_delay(reference: np.ndarray, output: np.ndarray, rate: int,
+                   search_ms: tuple[float, float] = ALIGN_SEARCH_MS) -> int:
+    """How many samples ``output`` lags ``reference`` (within ``search_ms``): the peak of the
+    cross-correlation of their log-energy envelopes (ENVELOPE_MS frames, the peak refined by a
+    parabola); 0 when either is silent."""
+    frame = max(int(rate * ENVELOPE_MS / 1000), 1)
+    count = min(len(reference), len(output)) // frame
+
+    def envelope(audio: np.ndarray) -> np.ndarray:
+        energy = np.mean(np.square(np.asarray(audio[: count * frame], np.float64)).reshape(count, frame), axis=1)
+        level = 10 * np.log10(energy + 1e-10)
+        level = np.maximum(level, level.max() - 50)  # the quiet gaps count alike
+        return level - level.mean()
+
+    ref, out = envelope(reference), envelope(output)
+    if count < 8 or not np.any(ref) or not np.any(out):
+        return 0
+    lags = np.arange(int(np.floor(search_ms[0] / ENVELOPE_MS)), int(np.ceil(search_ms[1] / ENVELOPE_MS)) + 1)
+    score = np.array([np.dot(ref[max(-lag, 0): count - max(lag, 0)], out[max(lag, 0): count - max(-lag, 0)])
+                      / (count - abs(lag)) for lag in lags])
+    best = int(np.argmax(score))
+    offset = 0.0
+    if 0 < best < len(lags) - 1:
+        left, middle, right = score[best - 1: best + 2]
+        curvature = left - 2 * middle + right
+        offset = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
+    return int(round((lags[best] + offset) * frame))
 
 
 @dataclass
@@ -569,12 +626,16 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
     the dry ones: the setting's results, and its pitch errors in cents with the shift asked of
     each frame (None when pitch is not measured here)."""
     rate = renderer.sample_rate
-    cents, refs, hyps, ovrl = [], [], [], {"flite": [], "fillets": []}
+    cents, refs, hyps, ovrl, lags_ms = [], [], [], {"flite": [], "fillets": []}, []
     unscored = voiced_in = 0  # the input's voiced frames whose intended f0 is out of Harvest's range
     for clip, dry_scores in zip(clips, dry):
         if setting.metrics == {"wer"} and clip.text is None:
             continue
-        styled = renderer.render(resample(clip.audio, RATE, rate), setting.params)
+        source = resample(clip.audio, RATE, rate)
+        styled = renderer.render(source, setting.params)
+        lag = measured_delay(source, styled, rate)
+        styled = delayed(styled, -lag)
+        lags_ms.append(1000.0 * lag / rate)
         scores = analyse(styled, rate, setting.metrics, recognise, clip.text is not None)
         if scores.f0_hz is not None:
             cents.append(f0_cents_error(dry_scores.f0_hz, scores.f0_hz, setting.pitch_st))
@@ -587,7 +648,10 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
             ovrl[clip.source].append(scores.ovrl)
     result: dict = {"label": setting.label, "is_defaults": setting.is_defaults,
                     "params": dict(zip(knob_names(renderer), setting.params)),
-                    "expected_pitch_st": setting.pitch_st}
+                    "expected_pitch_st": setting.pitch_st,
+                    # the output's delay beyond what the render removed, per clip (ms)
+                    "alignment_ms": {"median": float(np.median(lags_ms)), "min": float(np.min(lags_ms)),
+                                     "max": float(np.max(lags_ms))}}
     pitch_frames = None  # (cents, the shift asked) per frame
     if "pitch" in setting.metrics:
         pooled = np.concatenate(cents)
