@@ -32,10 +32,10 @@ Material (nothing downloaded, nothing cached; flite writes into a temporary fold
 
 Every clip is resampled to 48 kHz mono (soxr HQ) and peak-normalised to -12 dBFS. A style runs
 from zero state on each clip in 128-frame blocks (rounded up to its block multiple), with its
-declared latency removed, and then by what is left of its delay on that clip, measured
-(``measured_delay``: the energy envelopes' cross-correlation, -10..+20 ms): a voice style
-declares its onset latency, and its grains lag a little more. The JSON keeps each setting's
-``alignment_ms`` (median, min, max over the clips).
+declared latency removed, and then by what is left of its delay, measured on every clip
+(``measured_delay``: the energy envelopes' cross-correlation, -10..+20 ms) and the median over
+the setting's clips taken for all: a voice style declares its onset latency, and its grains lag
+a little more. The JSON keeps each setting's ``alignment_ms`` (median, min, max over the clips).
 
 Metrics:
 
@@ -63,7 +63,8 @@ Metrics:
 
 Time on two CPU cores, defaults: about 1 min for the dry material, then per style with pitch and
 formant about 5 min plus its real-time factor times the 17 min of audio it renders (a style
-without knobs: 1 min); ``--quick`` saves 30-70 s a style. The WORLD anchor takes about as long
+without knobs: 1 min); ``--quick`` saves 30-70 s a style; the four DNSMOS runs a clip add about 2.5 min a style
+(``--sentences 4 --quick`` on four shift styles and the WORLD anchor: 47 min). The WORLD anchor takes about as long
 as a style with both knobs (its analysis, 0.27 x real time, runs once per clip and is kept,
 about 350 MB at the defaults; its synthesis, 0.02 x real time, once per clip and setting):
 about 90 s with ``--sentences 1 --quick``.
@@ -139,9 +140,9 @@ MEASURABLE_HZ = (1.1 * F0_FLOOR_HZ, F0_CEIL_HZ / 1.1)
 #: by 0.07 median over delays of 0-2 ms, and the mean of all clips between 2.58 and 2.65): each
 #: score is the mean over these delays (samples at 16 kHz: 0, 0.3, 0.7 and 1 ms of silence first)
 DNSMOS_DELAYS = (0, 5, 11, 16)
-#: a style's output is lined up with its input by the delay measured on each clip (the energy
-#: envelopes' cross-correlation, in ENVELOPE_MS frames, searched this far around the declared
-#: latency): the declared latency of a voice style is its *onset* latency, and its grains lag
+#: a style's output is lined up with its input by the median over a setting's clips of the delay
+#: measured on each (the energy envelopes' cross-correlation, in ENVELOPE_MS frames, searched this
+#: far around the declared latency): the declared latency of a voice style is its *onset* latency, and its grains lag
 #: more (aligned by the declared 928 samples instead, feminine's pitch error read 1-3 cents
 #: higher and its DNSMOS drop 0.04 lower than aligned at its grains' 992)
 ALIGN_SEARCH_MS = (-10.0, 20.0)
@@ -628,15 +629,18 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
     rate = renderer.sample_rate
     cents, refs, hyps, ovrl, lags_ms = [], [], [], {"flite": [], "fillets": []}, []
     unscored = voiced_in = 0  # the input's voiced frames whose intended f0 is out of Harvest's range
-    for clip, dry_scores in zip(clips, dry):
-        if setting.metrics == {"wer"} and clip.text is None:
-            continue
+    used = [(clip, dry_scores) for clip, dry_scores in zip(clips, dry) if setting.metrics != {"wer"} or clip.text is not None]
+    rendered = []
+    for clip, _ in used:
         source = resample(clip.audio, RATE, rate)
         styled = renderer.render(source, setting.params)
-        lag = measured_delay(source, styled, rate)
-        styled = delayed(styled, -lag)
-        lags_ms.append(1000.0 * lag / rate)
-        scores = analyse(styled, rate, setting.metrics, recognise, clip.text is not None)
+        rendered.append(styled)
+        lags_ms.append(1000.0 * measured_delay(source, styled, rate) / rate)
+    # one delay for every clip of the setting, the median of theirs (a clip's own estimate
+    # scatters by a few milliseconds: syllable envelopes are broad)
+    lag = int(round(np.median(lags_ms) * rate / 1000.0))
+    for (clip, dry_scores), styled in zip(used, rendered):
+        scores = analyse(delayed(styled, -lag), rate, setting.metrics, recognise, clip.text is not None)
         if scores.f0_hz is not None:
             cents.append(f0_cents_error(dry_scores.f0_hz, scores.f0_hz, setting.pitch_st))
             unscored += int(out_of_range(dry_scores.f0_hz, setting.pitch_st).sum())
@@ -649,7 +653,8 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
     result: dict = {"label": setting.label, "is_defaults": setting.is_defaults,
                     "params": dict(zip(knob_names(renderer), setting.params)),
                     "expected_pitch_st": setting.pitch_st,
-                    # the output's delay beyond what the render removed, per clip (ms)
+                    # the output's delay beyond what the render removed: measured on each clip
+                    # (min, max) and the median, which every clip was moved by (ms)
                     "alignment_ms": {"median": float(np.median(lags_ms)), "min": float(np.min(lags_ms)),
                                      "max": float(np.max(lags_ms))}}
     pitch_frames = None  # (cents, the shift asked) per frame
