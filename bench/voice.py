@@ -57,17 +57,17 @@ Metrics:
   {-7, 0, +7} x formant {-3, 0, +3} (``--quick``: the four corners) and at the defaults.
   Pocketsphinx's general language model is weak, so the dry WER is high: read the rise.
 - naturalness (all clips): DNSMOS P.835 OVRL (speechmos, 16 kHz; clips under 9 s are tiled to
-  9 s, as DNSMOS does; each clip's score the mean over 0-1 ms of delay, DNSMOS_DELAYS), dry against pitch -5 and +5 (formant 0) and the defaults; the drop is
-  dry minus styled. Before ASR and DNSMOS every clip is scaled to -25 dBFS RMS, so a style's
-  gain does not count.
+  9 s, as DNSMOS does; each clip's score the mean over 0-1 ms of delay, DNSMOS_DELAYS), dry
+  against pitch -5 and +5 (formant 0) and the defaults; the drop is dry minus styled. Before
+  ASR and DNSMOS every clip is scaled to -25 dBFS RMS, so a style's gain does not count.
 
 Time on two CPU cores, defaults: about 1 min for the dry material, then per style with pitch and
 formant about 5 min plus its real-time factor times the 17 min of audio it renders (a style
-without knobs: 1 min); ``--quick`` saves 30-70 s a style; the four DNSMOS runs a clip add about 2.5 min a style
-(``--sentences 4 --quick`` on four shift styles and the WORLD anchor: 47 min). The WORLD anchor takes about as long
-as a style with both knobs (its analysis, 0.27 x real time, runs once per clip and is kept,
-about 350 MB at the defaults; its synthesis, 0.02 x real time, once per clip and setting):
-about 90 s with ``--sentences 1 --quick``.
+without knobs: 1 min); ``--quick`` saves 30-70 s a style; the four DNSMOS runs a clip add
+about 2.5 min a style (``--sentences 4 --quick`` on four shift styles and the WORLD anchor:
+47 min). The WORLD anchor takes about as long as a style with both knobs (its analysis, 0.27 x
+real time, runs once per clip and is kept, about 350 MB at the defaults; its synthesis, 0.02 x
+real time, once per clip and setting): about 90 s with ``--sentences 1 --quick``.
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ MEASURABLE_HZ = (1.1 * F0_FLOOR_HZ, F0_CEIL_HZ / 1.1)
 DNSMOS_DELAYS = (0, 5, 11, 16)
 #: a style's output is lined up with its input by the median over a setting's clips of the delay
 #: measured on each (the energy envelopes' cross-correlation, in ENVELOPE_MS frames, searched this
-#: far around the declared latency): the declared latency of a voice style is its *onset* latency, and its grains lag
-#: more (aligned by the declared 928 samples instead, feminine's pitch error read 1-3 cents
+#: far around the declared latency): the declared latency of a voice style is its *onset*
+#: latency, and its grains lag more (aligned by the declared 928 samples instead, feminine's pitch error read 1-3 cents
 #: higher and its DNSMOS drop 0.04 lower than aligned at its grains' 992)
 ALIGN_SEARCH_MS = (-10.0, 20.0)
 ENVELOPE_MS = 1.0
@@ -629,7 +629,8 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
     rate = renderer.sample_rate
     cents, refs, hyps, ovrl, lags_ms = [], [], [], {"flite": [], "fillets": []}, []
     unscored = voiced_in = 0  # the input's voiced frames whose intended f0 is out of Harvest's range
-    used = [(clip, dry_scores) for clip, dry_scores in zip(clips, dry) if setting.metrics != {"wer"} or clip.text is not None]
+    used = [(clip, dry_scores) for clip, dry_scores in zip(clips, dry)
+            if setting.metrics != {"wer"} or clip.text is not None]
     rendered = []
     for clip, _ in used:
         source = resample(clip.audio, RATE, rate)
