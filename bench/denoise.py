@@ -47,8 +47,9 @@ Scores at 16 kHz (soxr HQ), each system against the clean speech of its item:
 
 - PESQ-WB (PyPI ``pesq`` 0.0.4, ``pesq(16000, ref, deg, 'wb')``), STOI (``pystoi``, not extended),
   SI-SDR (dB, zero-mean, scale-invariant, numpy);
-- DNSMOS P.835 OVRL, SIG and BAK (``speechmos``, its wheel holds the models), on the output scaled
-  to -25 dBFS RMS (and clipped to [-1, 1], which DNSMOS requires), as bench/voice.py does; the
+- DNSMOS P.835 OVRL, SIG and BAK (``speechmos``, its wheel holds the models), as bench/voice.py
+  scores them (``bench/naturalness.py``: the output at -25 dBFS RMS, each score the mean of four
+  runs with the clip delayed by 0-1 ms, since one run moves with where the clip starts); the
   "clean reference" row is the clean speech's DNSMOS, the ceiling this material allows;
 - latency (ms, above) and cost: every hop of every render timed (one thread): median and p99
   per hop in ms, with the hop's length, and the real-time factor (compute time over the audio's
@@ -89,6 +90,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.naturalness import dnsmos  # noqa: E402
 from models.denoise_material import RATE, Item, Missing, TestMaterial, make_item, si_sdr_db  # noqa: E402
 from models.speech_sources import flite_version, resample  # noqa: E402
 
@@ -99,7 +101,6 @@ from realtime.offline.validate import run_blocks  # noqa: E402
 
 SCORE_RATE = 16000
 BLOCK_FRAMES = 128
-DNSMOS_RMS_DBFS = -25.0
 LAG_SEARCH_MS = 50.0  # the alignment check looks this far either way
 DEFAULT_SNRS_DB = (0.0, 5.0, 10.0, 20.0)
 METRICS = ("pesq", "stoi", "si_sdr", "ovrl", "sig", "bak")
@@ -365,14 +366,6 @@ def residual_lag(reference: np.ndarray, estimate: np.ndarray, rate: int = SCORE_
     lags = np.concatenate([np.arange(0, reach + 1), np.arange(-reach, 0)])
     values = np.concatenate([correlation[: reach + 1], correlation[-reach:]])
     return int(lags[np.argmax(values)])
-
-
-def dnsmos(audio_16k: np.ndarray) -> dict[str, float]:
-    from speechmos import dnsmos as model
-
-    level = 10 ** (DNSMOS_RMS_DBFS / 20) / max(float(np.sqrt(np.mean(audio_16k ** 2))), 1e-9)
-    scores = model.run(np.clip(audio_16k * level, -1.0, 1.0).astype(np.float32), sr=SCORE_RATE)
-    return {"ovrl": float(scores["ovrl_mos"]), "sig": float(scores["sig_mos"]), "bak": float(scores["bak_mos"])}
 
 
 def scores(reference_16k: np.ndarray, output_16k: np.ndarray) -> dict:

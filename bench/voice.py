@@ -57,7 +57,7 @@ Metrics:
   {-7, 0, +7} x formant {-3, 0, +3} (``--quick``: the four corners) and at the defaults.
   Pocketsphinx's general language model is weak, so the dry WER is high: read the rise.
 - naturalness (all clips): DNSMOS P.835 OVRL (speechmos, 16 kHz; clips under 9 s are tiled to
-  9 s, as DNSMOS does; each clip's score the mean over 0-1 ms of delay, DNSMOS_DELAYS), dry
+  9 s, as DNSMOS does; each clip's score the mean over 0-1 ms of delay: bench/naturalness.py), dry
   against pitch -5 and +5 (formant 0) and the defaults; the drop is dry minus styled. Before
   ASR and DNSMOS every clip is scaled to -25 dBFS RMS, so a style's gain does not count.
 
@@ -91,6 +91,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.naturalness import delayed, scaled_to_rms  # noqa: E402
+from bench import naturalness  # noqa: E402
 from realtime.engine.runner import StyleRunner, round_up  # noqa: E402
 from models.speech_sources import HARVARD_SENTENCES as ALL_HARVARD_SENTENCES  # noqa: E402
 from models.speech_sources import flite_say, flite_version, read_mono, resample  # noqa: E402
@@ -103,7 +105,6 @@ RATE = 48000
 ANALYSIS_RATE = 16000  # pyworld, pocketsphinx and DNSMOS
 BLOCK_FRAMES = 128
 PEAK_DBFS = -12.0
-SCORING_RMS_DBFS = -25.0
 TIMED_CALLS = 3000
 WARM_UP_CALLS = 200
 
@@ -136,10 +137,6 @@ UNSHIFTED_MIN_SHIFT_ST = 2.0  # ... of at least this many semitones (a smaller s
 #: voice lowered 7 semitones reaches 55 Hz; WORLD's own shift, measured this way, had 7.8% octave
 #: errors at pitch -7 with those frames and 0.6% without them (and ours 7.7% and 4.0%).
 MEASURABLE_HZ = (1.1 * F0_FLOOR_HZ, F0_CEIL_HZ / 1.1)
-#: DNSMOS is not steady under a delay of a millisecond (on the dry clips a clip's OVRL spreads
-#: by 0.07 median over delays of 0-2 ms, and the mean of all clips between 2.58 and 2.65): each
-#: score is the mean over these delays (samples at 16 kHz: 0, 0.3, 0.7 and 1 ms of silence first)
-DNSMOS_DELAYS = (0, 5, 11, 16)
 #: a style's output is lined up with its input by the median over a setting's clips of the delay
 #: measured on each (the energy envelopes' cross-correlation, in ENVELOPE_MS frames, searched this
 #: far around the declared latency): the declared latency of a voice style is its *onset*
@@ -194,12 +191,6 @@ def fillets_speech(rate: int = RATE) -> list[Clip]:
 
 
 # ---- analysis ---------------------------------------------------------------------------------
-
-def scaled_to_rms(audio: np.ndarray, rms_dbfs: float = SCORING_RMS_DBFS) -> np.ndarray:
-    """``audio`` at ``rms_dbfs`` RMS, clipped to [-1, 1] (DNSMOS refuses anything outside)."""
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
-    return np.clip(audio * (10 ** (rms_dbfs / 20) / max(rms, 1e-9)), -1.0, 1.0)
-
 
 def import_pyworld():
     """pyworld, or its compiled core when the package's ``__init__`` cannot run: the sdist of
@@ -322,23 +313,8 @@ class Recogniser:
 
 
 def dnsmos_ovrl(audio_16k: np.ndarray) -> float:
-    """DNSMOS OVRL, the mean over DNSMOS_DELAYS (each a run on the clip delayed by that many
-    samples of silence, as long as the clip)."""
-    from speechmos import dnsmos
-
-    scaled = scaled_to_rms(audio_16k).astype(np.float32)
-    return float(np.mean([dnsmos.run(delayed(scaled, delay), sr=ANALYSIS_RATE)["ovrl_mos"] for delay in DNSMOS_DELAYS]))
-
-
-def delayed(audio: np.ndarray, samples: int) -> np.ndarray:
-    """``audio`` later by ``samples`` (earlier when negative), as long as it was: silence
-    comes in at one end, the other end is cut."""
-    if samples == 0:
-        return audio
-    silence = np.zeros(abs(samples), audio.dtype)
-    if samples > 0:
-        return np.concatenate([silence, audio[: len(audio) - samples]])
-    return np.concatenate([audio[-samples:], silence])
+    """DNSMOS OVRL as bench/naturalness.py scores it (the mean over 0-1 ms of delay)."""
+    return naturalness.dnsmos(audio_16k)["ovrl"]
 
 
 def measured_delay(reference: np.ndarray, output: np.ndarray, rate: int,

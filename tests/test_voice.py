@@ -286,3 +286,33 @@ def test_the_voice_benchmark_lines_each_output_up_by_its_measured_delay():
         assert abs(found - lag) <= 12, (lag, found)
     assert bench.measured_delay(speech, np.zeros_like(speech), 48000) == 0
     assert np.array_equal(bench.delayed(bench.delayed(speech, 150), -150)[:-150], speech[:-150])
+
+
+def test_the_benchmarks_dnsmos_is_the_mean_of_runs_over_a_millisecond_of_delay(monkeypatch):
+    """bench/naturalness.py (both speech benchmarks' DNSMOS): four runs on the clip at -25 dBFS
+    RMS, delayed by 0, 5, 11 and 16 samples at 16 kHz, and each score their mean; the clip's own
+    level does not count."""
+    pytest.importorskip("speechmos")
+    from speechmos import dnsmos as model
+
+    from bench import naturalness
+
+    seen = []
+
+    def fake_run(audio, sr):
+        seen.append((audio.copy(), sr))
+        index = len(seen)
+        return {"ovrl_mos": float(index), "sig_mos": 2.0 * index, "bak_mos": 10.0 + index, "p808_mos": 0.0}
+
+    monkeypatch.setattr(model, "run", fake_run)
+    clip = np.random.default_rng(3).standard_normal(16000) * 0.3
+    scores = naturalness.dnsmos(clip)
+    assert scores == pytest.approx({"ovrl": 2.5, "sig": 5.0, "bak": 12.5})
+    assert [sr for _, sr in seen] == [16000] * 4
+    level = naturalness.scaled_to_rms(clip)
+    assert 20 * np.log10(np.sqrt(np.mean(level ** 2))) == pytest.approx(-25.0, abs=0.01)
+    for (audio, _), delay in zip(seen, (0, 5, 11, 16)):
+        assert len(audio) == len(clip) and not audio[:delay].any()
+        np.testing.assert_allclose(audio[delay:], level[: len(clip) - delay], atol=1e-6)
+    seen.clear()
+    assert naturalness.dnsmos(clip * 0.01) == pytest.approx(scores)
