@@ -125,6 +125,21 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_voice(args: argparse.Namespace) -> int:
+    _require_torch()
+    from models.voice_personal import train_voice
+
+    report = train_voice(Path(args.target), args.name, Path(args.out), Path(args.source) if args.source else None,
+                         args.overwrite, _stages(f"fitting voice '{args.name}'"))
+    mapping = report["mapping"]
+    start = (f"from the source's {mapping['prior_f0_hz']:.0f} Hz" if args.source else
+             "learning the input's pitch as it plays (no --source: no spectral envelope either)")
+    print(f"wrote {report['style']}: toward {mapping['target_f0_hz']:.0f} Hz (spread {mapping['target_spread_st']:.1f} "
+          f"semitones), {start}; onset latency {report['latency_samples'] / 48:.1f} ms, "
+          f"{report['real_time_factor']:.3f} of real time per 128 frames; report beside it")
+    return 0
+
+
 def _stages(label: str):
     """A progress bar for the match fit's stages (stage name, fraction done)."""
     show = sys.stderr.isatty()
@@ -204,6 +219,17 @@ def register(subparsers) -> None:
     matcher.add_argument("--out", default=".", help="folder for NAME.onnx, NAME.json and NAME.png (default .)")
     matcher.add_argument("--overwrite", action="store_true")
     matcher.set_defaults(func=cmd_train_match)
+
+    voice = sub.add_parser("voice", help="a personal voice: moves any voice toward a target speaker's "
+                                         "(pitch, formants, spectral envelope)")
+    voice.add_argument("--target", required=True, help="a folder of recordings of the target speaker (20 s of speech "
+                                                       "or more)")
+    voice.add_argument("--source", help="a folder of recordings of the voice that will go in (for the spectral "
+                                        "envelope, and the right pitch from the first word)")
+    voice.add_argument("--name", required=True)
+    voice.add_argument("--out", default=".", help="folder for NAME.onnx and NAME.json (default .)")
+    voice.add_argument("--overwrite", action="store_true")
+    voice.set_defaults(func=cmd_voice)
 
     denoise = sub.add_parser("denoise", help="adapt the speech-denoise style to your own noise (a fan, a room)")
     denoise.add_argument("--noise", required=True, help="a folder of recordings of the noise alone (8 s or more in all)")

@@ -49,6 +49,7 @@ Randomness is a hash of a frame counter carried in the state, so streaming equal
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -84,6 +85,20 @@ MAX_GAIN = 2.0
 #: the tracker's octave-down check (``models.pitch``): octave errors on the voice bench's
 #: clips (pitch -5 and +5, Harvest) 5.4% -> 4.4% of voiced frames, median error 10.8 -> 10.2 cents
 SUBHARMONIC_RATIO = 0.5
+
+#: a personal voice (``PersonalMapping``): how fast the input's pitch statistics are learned (an
+#: exponential average over this many confidently voiced frames: 2 s of voiced speech), the
+#: least spread assumed (semitones), and how far the range may be stretched or squeezed
+STATS_FRAMES = 750.0
+DEVIATION_CAP_ST = 7.0
+SPREAD_PER_DEVIATION = math.sqrt(math.pi / 2)  # standard deviation / mean absolute deviation, normal
+MIN_SPREAD_ST = 0.5
+RANGE_LIMITS = (0.5, 2.0)
+#: formant shift per semitone of pitch-mean difference (a personal voice): on flite's kal (male)
+#: toward slt (female), +10 semitones, the mel-cepstral distortion to slt was least at formant +3
+#: of 0, +1.5, +3 (scratch measurement); between speakers, formants move about a third as far
+FORMANT_PER_PITCH = 0.3
+EQ_TAPS = 2048
 
 PITCH = {"name": "pitch", "min": -12.0, "max": 12.0, "unit": "st", "step": 1.0}
 FORMANT = {"name": "formant", "min": -4.0, "max": 4.0, "unit": "st", "step": 0.5}
@@ -121,27 +136,83 @@ def _cubic(buffer: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
     return p1 + 0.5 * frac * (p2 - p0 + frac * (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3 + frac * (3.0 * (p1 - p2) + p3 - p0)))
 
 
+@dataclass(frozen=True)
+class PersonalMapping:
+    """Moves a voice toward a target speaker (``models.voice_personal`` fits it): each voiced
+    frame's log-f0 l becomes ``target_mean + k (l - mean)``, where mean and spread are the
+    input's own, learned as it plays (an exponential average over ``STATS_FRAMES`` confidently
+    voiced frames, starting from ``prior_mean`` / ``prior_spread``: the source speaker's when one
+    was given, else the target's, so that nothing moves until the input is heard) and
+    k = target_spread / spread (within ``RANGE_LIMITS``); the formants move by
+    ``FORMANT_PER_PITCH`` x the difference of the means; then ``eq`` (a minimum-phase FIR, or
+    none) shapes the long-term spectrum. Means are natural logs of Hz, spreads their standard
+    deviations (estimated as ``SPREAD_PER_DEVIATION`` x the mean absolute deviation, each
+    deviation capped at ``DEVIATION_CAP_ST``, so that octave slips do not inflate them). The
+    pitch and formant knobs add to all this."""
+
+    target_mean: float
+    target_spread: float
+    prior_mean: float
+    prior_spread: float
+    eq: tuple[float, ...] | None = None
+
+    def summary(self) -> dict:
+        semitones = 12 / math.log(2)
+        return {"target_f0_hz": round(math.exp(self.target_mean), 1),
+                "target_spread_st": round(self.target_spread * semitones, 2),
+                "prior_f0_hz": round(math.exp(self.prior_mean), 1),
+                "prior_spread_st": round(self.prior_spread * semitones, 2),
+                "eq_taps": len(self.eq) if self.eq is not None else 0}
+
+
+def _masked_average(previous: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """An exponential average (weight 1 / STATS_FRAMES) updated at the frames in ``mask``, at
+    every frame of ``values [B, n]``, from ``previous [B, 1]``; in closed form (no loop over
+    frames), so any block size gives the same."""
+    alpha = mask * (1.0 / STATS_FRAMES)
+    log_keep = torch.cumsum(torch.log1p(-alpha), dim=1)
+    keep = torch.exp(log_keep)
+    return keep * (previous + torch.cumsum(alpha * values / keep, dim=1))
+
+
 class VoiceModel(nn.Module):
     """``step(audio [B, 1, T], params [B, P], *state)`` with T a multiple of HOP.
-    params: [pitch semitones, formant semitones]."""
+    params: [pitch semitones, formant semitones]. ``personal`` (shift mode only): a personal
+    voice's mapping (``PersonalMapping``); without it the graph is the shipped styles'."""
 
-    def __init__(self, mode: str = "shift") -> None:
+    def __init__(self, mode: str = "shift", personal: PersonalMapping | None = None) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown voice mode '{mode}' (modes: {', '.join(MODES)})")
+        if personal is not None and mode != "shift":
+            raise ValueError("a personal mapping works in shift mode only")
         self.arch = ARCH
         self.mode = mode
-        self.config = {"mode": mode}
+        self.personal = personal
+        self.config = {"mode": mode, **({"personal": personal.summary()} if personal is not None else {})}
+        if personal is not None and personal.eq is not None:
+            # conv1d correlates: the kernel is the FIR reversed
+            self.register_buffer("eq_kernel", torch.tensor(personal.eq[::-1], dtype=torch.float32).view(1, 1, -1),
+                                 persistent=False)
         self.num_params = 2
         self.tracker = PitchLoudness(subharmonic_ratio=SUBHARMONIC_RATIO)
         self.register_buffer("grain_offsets", torch.arange(2 * HALF_OUT, dtype=torch.float64), persistent=False)
         self.register_buffer("grain_steps", torch.arange(2 * HALF_OUT), persistent=False)
         self.register_buffer("mark_slots", torch.arange(MARKS_PER_FRAME, dtype=torch.float64), persistent=False)
 
-    @staticmethod
-    def initial_state(batch: int = 1) -> list[torch.Tensor]:
+    def initial_state(self, batch: int = 1) -> list[torch.Tensor]:
         """All zeros: the engine starts (and resets) every style's state at zero."""
         fir, history = PitchLoudness.initial_state(batch)
+        personal = []
+        if self.personal is not None:
+            # the input's log-f0 mean and spread, less the prior's (high and low parts)
+            personal.append(torch.zeros(batch, 4))
+            if self.personal.eq is not None:
+                personal.append(torch.zeros(batch, len(self.personal.eq) - 1))  # the EQ's input history
+        return [*self._base_state(batch, fir, history), *personal]
+
+    @staticmethod
+    def _base_state(batch, fir, history) -> list[torch.Tensor]:
         return [
             fir, history,
             torch.zeros(batch, HISTORY),  # input history
@@ -200,7 +271,8 @@ class VoiceModel(nn.Module):
         return (phase, HOP / (upper - lower)) if with_period else phase
 
     def step(self, audio: torch.Tensor, params: torch.Tensor, *state: torch.Tensor):
-        fir, pitch_history, history, carry, bounds_state, synth_phase, recent, gates, counter, held, since = state
+        fir, pitch_history, history, carry, bounds_state, synth_phase, recent, gates, counter, held, since = state[:11]
+        personal_state = state[11:]
         x = audio[:, 0]
         batch, samples = x.shape
         frames = samples // HOP
@@ -246,6 +318,9 @@ class VoiceModel(nn.Module):
             jitter = WHISPER_PERIOD / shift * (0.5 + _hash_unit(frame_index))  # pitch: the grains' density
             period_out = torch.exp((1 - weight) * torch.log(source_period) + weight * torch.log(jitter))
         else:
+            if self.personal is not None:
+                shift, formant_st, statistics = self._personal_shift(source_period, weight, personal_state[0])
+                shift = shift * torch.pow(2.0, params[:, :1].to(torch.float64) / 12.0)
             period_out = source_period / torch.pow(shift, weight)
         # exactly the input's period where nothing is voiced: the unvoiced marks then fall on
         # exact multiples of half a cycle, so no rounding can move one across a block's edge
@@ -266,6 +341,8 @@ class VoiceModel(nn.Module):
         # periods: the delay is then up to one period longer); unvoiced: the one below, which
         # at no shift is exactly at centre - LATENCY
         formant = torch.pow(2.0, params[:, 1:2].to(torch.float64) / 12.0)
+        if self.personal is not None:  # per grain, from its frame's
+            formant = (formant * torch.pow(2.0, formant_st / 12.0)).repeat_interleave(MARKS_PER_FRAME, dim=1)
         longest_in = torch.minimum(torch.full_like(formant, float(HALF_IN)), HALF_OUT * formant)
         grain_voiced = voiced_lagged.repeat_interleave(MARKS_PER_FRAME, dim=1)
         wanted = centre - LATENCY
@@ -312,8 +389,38 @@ class VoiceModel(nn.Module):
         history = buffer[:, buffer.shape[1] - HISTORY :]
         bounds = bounds[:, bounds.shape[1] - PHASE_FRAMES - 1 :]
         bounds = bounds - torch.floor(bounds[:, :1]) - ramp
+        personal = []
+        if self.personal is not None:
+            personal.append(statistics)
+            if self.personal.eq is not None:
+                joined = torch.cat([personal_state[1], out], dim=1)
+                out = nn.functional.conv1d(joined[:, None, :], self.eq_kernel)[:, 0, :]
+                personal.append(joined[:, joined.shape[1] - (len(self.personal.eq) - 1):])
         return (out[:, None, :], fir, pitch_history, history, carry, _split(bounds).reshape(batch, -1),
-                synth_phase, recent, gates, counter, held, since)
+                synth_phase, recent, gates, counter, held, since, *personal)
+
+    def _personal_shift(self, source_period: torch.Tensor, weight: torch.Tensor, statistics: torch.Tensor):
+        """Per frame: the pitch ratio and the formant shift (semitones) that move the input toward
+        the target, and the input's updated statistics (state)."""
+        mapping = self.personal
+        log_f0 = torch.log(RATE / source_period)
+        relative = log_f0 - mapping.prior_mean
+        sure = ((weight >= 1.0) & (source_period != UNVOICED_PERIOD)).to(torch.float64)
+        stats = _join(statistics.reshape(-1, 2, 2))
+        first = _masked_average(stats[:, :1], relative, sure)
+        mean = mapping.prior_mean + first
+        # the spread from the mean absolute deviation, each capped (a tracker's octave slip
+        # counts as a large deviation, not as 144 squared semitones)
+        deviation = torch.abs(log_f0 - mean).clamp(max=DEVIATION_CAP_ST * math.log(2) / 12)
+        second = _masked_average(stats[:, 1:2], deviation * SPREAD_PER_DEVIATION - mapping.prior_spread, sure)
+        spread = (second + mapping.prior_spread).clamp(min=MIN_SPREAD_ST * math.log(2) / 12)
+        stretch = (mapping.target_spread / spread).clamp(*RANGE_LIMITS)
+        wanted = mapping.target_mean + stretch * (log_f0 - mean)
+        shift = torch.exp((wanted - log_f0).clamp(-math.log(2), math.log(2)))
+        formant_st = FORMANT_PER_PITCH * 12 / math.log(2) * (mapping.target_mean - mean)
+        formant_st = formant_st.clamp(FORMANT["min"], FORMANT["max"])
+        new_state = _split(torch.cat([first[:, -1:], second[:, -1:]], dim=1)).reshape(-1, 4)
+        return shift, formant_st, new_state
 
     def forward(self, audio: torch.Tensor, params: torch.Tensor, chunk: int = 64 * HOP) -> torch.Tensor:
         """The streaming path over a whole signal from zero state, ``chunk`` samples a call."""

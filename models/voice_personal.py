@@ -1,0 +1,193 @@
+"""``stylerack train voice``: a personal voice style, fitted to recordings of a target speaker.
+
+No network and no content encoder: the shipped voices' PSOLA (``models.voice``) with a
+``PersonalMapping``:
+
+- **pitch statistics**: the target's log-f0 mean and spread (standard deviation), from the
+  style's own tracker on the target's confidently voiced frames (the 5-frame median the style
+  follows). The style learns the *input's* mean and spread as it plays and maps one onto the
+  other, frame by frame. With ``--source`` (recordings of the voice that will go in) it starts
+  from the source's statistics, so the first word is already right; without, it starts from the
+  target's (nothing moves) and settles within a few seconds of speech.
+- **formants**: moved by ``FORMANT_PER_PITCH`` x the difference of the pitch means.
+- **spectral envelope** (``--source`` only): the target's long-term spectrum over the source's
+  *after* the pitch and formant mapping, 1/3-octave smooth, at most +-12 dB, as a minimum-phase
+  FIR (no latency). Without a source there is nothing to compare the target with, so no EQ.
+
+Breathiness is not modelled. Refusals, one line naming the folder or file: no recordings, an
+unreadable or silent file, under ``MIN_VOICED_SECONDS`` of voiced speech, an existing output.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.export import export_style
+from models.match import minimum_phase_fir, smooth_fractional_octave
+from models.pitch import HOP, RATE, PitchLoudness
+from models.timbre_recipes import read_target_folder
+from models.voice import (
+    ARCH, DEVIATION_CAP_ST, EQ_TAPS, FORMANT, LEVEL_GATE_DB, PITCH, SMOOTHING, SPREAD_PER_DEVIATION, SUBHARMONIC_RATIO,
+    VOICED_CONFIDENCE, PersonalMapping,
+    VoiceModel,
+)
+from models.voice_recipes import onset_latency, VoiceRecipe
+from realtime.errors import ConfigError
+
+MIN_VOICED_SECONDS = 8.0  # about 20 s of ordinary speech
+EQ_LIMIT_DB = 12.0
+EQ_SMOOTH_OCTAVES = 1 / 3
+EQ_BAND_HZ = (80.0, 12000.0)  # measured here; the curve is held beyond
+MEASURED_DB = 60.0  # ... and only where both spectra are within this of their peaks
+WELCH_SEGMENT = 2048
+
+
+def voiced_log_f0(audio: np.ndarray) -> np.ndarray:
+    """Natural log of f0 (Hz) on the frames the style itself calls confidently voiced: the
+    tracker's confidence above the voicing threshold and the level above the gate, f0 the
+    median over ``SMOOTHING`` frames as the style follows it."""
+    tracker = PitchLoudness(subharmonic_ratio=SUBHARMONIC_RATIO)
+    frames = len(audio) // HOP
+    with torch.no_grad():
+        f0, confidence, loudness, _, _ = tracker.step(torch.from_numpy(audio[: frames * HOP]).float()[None],
+                                                      *PitchLoudness.initial_state(1))
+    f0, confidence, loudness = (t[0].double().numpy() for t in (f0, confidence, loudness))
+    padded = np.pad(f0, SMOOTHING // 2, mode="edge")
+    median = np.median(np.lib.stride_tricks.sliding_window_view(padded, SMOOTHING), axis=1)
+    sure = (confidence > VOICED_CONFIDENCE[1]) & (loudness > LEVEL_GATE_DB)
+    return np.log(median[sure])
+
+
+def pitch_statistics(recordings: list[np.ndarray], where: str) -> tuple[float, float, float]:
+    """(mean, spread, voiced seconds) of log-f0 over ``recordings``; refuses too little voice."""
+    log_f0 = np.concatenate([voiced_log_f0(r) for r in recordings])
+    seconds = len(log_f0) * HOP / RATE
+    if seconds < MIN_VOICED_SECONDS:
+        raise ConfigError(f"{where}: only {seconds:.1f} s of voiced speech found (need {MIN_VOICED_SECONDS:.0f} s: "
+                          "about 20 s of one person speaking)")
+    mean = float(np.mean(log_f0))
+    deviation = np.minimum(np.abs(log_f0 - mean), DEVIATION_CAP_ST * math.log(2) / 12)
+    return mean, float(SPREAD_PER_DEVIATION * deviation.mean()), seconds
+
+
+def long_term_db(recordings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Long-term power spectrum (dB) over the recordings' active parts (within 50 dB of the
+    loudest 10 ms frames)."""
+    from scipy.signal import welch
+
+    parts = []
+    for audio in recordings:
+        frames = audio[: len(audio) // 480 * 480].reshape(-1, 480)
+        level = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
+        parts.append(frames[level > level.max() - 50].ravel())
+    freqs, power = welch(np.concatenate(parts), RATE, nperseg=WELCH_SEGMENT)
+    return freqs, 10 * np.log10(power + 1e-20)
+
+
+def eq_curve_db(source_out: list[np.ndarray], target: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The target's long-term spectrum over the mapped source's, smoothed, its mean over the
+    speech band removed (level is not the EQ's), limited, and held flat outside ``EQ_BAND_HZ``."""
+    freqs, mapped = long_term_db(source_out)
+    _, wanted = long_term_db(target)
+    gain = smooth_fractional_octave(freqs, wanted - mapped, EQ_SMOOTH_OCTAVES)
+    # where both recordings have something to show (not a 16 kHz recording's empty top)
+    band = ((freqs >= EQ_BAND_HZ[0]) & (freqs <= EQ_BAND_HZ[1]) & (mapped > mapped.max() - MEASURED_DB)
+            & (wanted > wanted.max() - MEASURED_DB))
+    gain = np.clip(gain - gain[band].mean(), -EQ_LIMIT_DB, EQ_LIMIT_DB)
+    return freqs, np.interp(freqs, freqs[band], gain[band])
+
+
+def render(model: VoiceModel, audio: np.ndarray, pitch: float = 0.0, formant: float = 0.0) -> np.ndarray:
+    """``model`` over ``audio`` from zero state (the streaming path), the same length."""
+    frames = -(-len(audio) // HOP) * HOP
+    x = torch.zeros(1, 1, frames)
+    x[0, 0, : len(audio)] = torch.from_numpy(audio)
+    with torch.no_grad():
+        return model(x, torch.tensor([[pitch, formant]]))[0, 0, : len(audio)].numpy()
+
+
+def fit_personal(target: list[np.ndarray], source: list[np.ndarray] | None, target_where: str,
+                 source_where: str | None = None, progress=None) -> tuple[PersonalMapping, dict]:
+    def stage(name: str, done: float) -> None:
+        if progress is not None:
+            progress(name, done)
+
+    stage("target's pitch", 0.05)
+    target_mean, target_spread, target_seconds = pitch_statistics(target, target_where)
+    report = {"target_voiced_seconds": round(target_seconds, 1)}
+    if source is None:
+        mapping = PersonalMapping(target_mean, target_spread, target_mean, target_spread)
+        stage("done", 1.0)
+        return mapping, report
+    stage("source's pitch", 0.25)
+    source_mean, source_spread, source_seconds = pitch_statistics(source, source_where)
+    report["source_voiced_seconds"] = round(source_seconds, 1)
+    mapping = PersonalMapping(target_mean, target_spread, source_mean, source_spread)
+    stage("source through the mapping", 0.45)
+    mapped = [render(VoiceModel("shift", mapping).eval(), audio) for audio in source]
+    stage("spectral envelope", 0.9)
+    freqs, gain = eq_curve_db(mapped, target)
+    fir = minimum_phase_fir(freqs, gain, taps=EQ_TAPS)
+    report["eq_db_range"] = [round(float(gain.min()), 1), round(float(gain.max()), 1)]
+    stage("done", 1.0)
+    return PersonalMapping(target_mean, target_spread, source_mean, source_spread, tuple(float(v) for v in fir)), report
+
+
+def manifest_for(name: str, mapping: PersonalMapping, latency: int, target_where: str,
+                 source_where: str | None) -> dict:
+    return {
+        "schema": 1,
+        "name": name,
+        "description": f"Moves a voice toward the speaker in '{Path(target_where).name}': pitch statistics, "
+                       f"formants{' and spectral envelope' if mapping.eq is not None else ''}.",
+        "category": "voice",
+        "sample_rate": RATE,
+        "channels": 1,
+        "block_multiple": HOP,
+        "latency_samples": latency,
+        "latency_probe": "onset",
+        "params": [PITCH | {"default": 0.0}, FORMANT | {"default": 0.0}],
+        "provenance": {
+            "source": "stylerack train voice (pitch-synchronous overlap-add, models/voice.py, with a personal mapping)",
+            "architecture": ARCH,
+            "weights": 0,
+            "target": Path(target_where).name,
+            "match_source": Path(source_where).name if source_where else None,
+            "mapping": mapping.summary(),
+            "date": datetime.date.today().isoformat(),
+        },
+    }
+
+
+def train_voice(target_folder: Path, name: str, out_dir: Path, source_folder: Path | None = None,
+                overwrite: bool = False, progress=None) -> dict:
+    """Fit, export (verified like every style) and report a personal voice: NAME.onnx and NAME.json."""
+    out_dir = Path(out_dir)
+    if not name or any(c in name for c in "/\\") or name.startswith("."):
+        raise ConfigError(f"'{name}' is not a style name (letters, digits, - and _)")
+    if not out_dir.is_dir():
+        raise ConfigError(f"{out_dir}: output folder does not exist")
+    paths = {kind: out_dir / f"{name}.{kind}" for kind in ("onnx", "json")}
+    for path in paths.values():
+        if path.exists() and not overwrite:
+            raise ConfigError(f"{path}: already exists (choose another --name, or --overwrite)")
+    started = time.perf_counter()
+    target = read_target_folder(Path(target_folder))
+    source = read_target_folder(Path(source_folder)) if source_folder is not None else None
+    mapping, report = fit_personal(target, source, str(target_folder), str(source_folder) if source_folder else None,
+                                   progress)
+    model = VoiceModel("shift", mapping).eval()
+    latency = onset_latency(model, VoiceRecipe(name, "shift", 0.0, 0.0, ""))
+    manifest = manifest_for(name, mapping, latency, str(target_folder), str(source_folder) if source_folder else None)
+    exported = export_style(model, manifest, paths["onnx"], overwrite=True)
+    report = {"style": str(paths["onnx"]), "mapping": mapping.summary(), **report,
+              "latency_samples": latency, "seconds": round(time.perf_counter() - started, 1), **exported.numbers()}
+    paths["json"].write_text(json.dumps(report, indent=2) + "\n")
+    return report
