@@ -144,3 +144,25 @@ def test_train_voice_refuses_bad_folders_in_one_line(tmp_path):
     assert "taken.onnx" in refused("--target", str(tmp_path / "fine"), "--name", "taken")
     assert (tmp_path / "taken.onnx").read_bytes() == b"mine"
     assert not any(tmp_path.glob("[abcd].*"))
+
+
+def test_the_envelope_eq_matches_where_both_have_sound_and_never_boosts_what_the_source_lacks():
+    """eq_curve_db on noise: a target 6 dB brighter above 2 kHz than the source is matched there
+    (within 1.5 dB, the level aside), and a source with nothing above 4 kHz (a narrow-band
+    recording) gets no boost up there, however bright the target."""
+    pytest.importorskip("torch")
+    from scipy.signal import butter, sosfilt, sosfiltfilt
+
+    from models.voice_personal import eq_curve_db
+
+    rng = np.random.default_rng(8)
+    noise = rng.standard_normal(RATE * 6)
+    low = sosfiltfilt(butter(4, 2000, "low", fs=RATE, output="sos"), noise)  # zero phase: low + high = noise
+    high = noise - low
+    source, target = low + high, low + 2.0 * high  # +6 dB above 2 kHz
+    freqs, gain = eq_curve_db([source], [target])
+    at = lambda hz: float(gain[np.argmin(np.abs(freqs - hz))])  # noqa: E731
+    assert abs((at(6000) - at(500)) - 6.0) < 1.5, (at(500), at(6000))
+    narrow = sosfilt(butter(12, 4000, "low", fs=RATE, output="sos"), noise)
+    freqs, gain = eq_curve_db([narrow], [noise])
+    assert max(at(f) for f in (8000, 12000, 16000, 20000)) <= 0.0
