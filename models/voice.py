@@ -90,6 +90,12 @@ SUBHARMONIC_RATIO = 0.5
 #: exponential average over this many confidently voiced frames: 2 s of voiced speech), the
 #: least spread assumed (semitones), and how far the range may be stretched or squeezed
 STATS_FRAMES = 750.0
+#: how many voiced frames the prior statistics count for when the input's own begin to arrive
+#: (the average is a plain running mean until the prior and the input together reach
+#: STATS_FRAMES, an exponential one after): a source's statistics are worth 1 s of voiced
+#: speech; without a source the prior is the target's, which says nothing of the input: 0.13 s
+PRIOR_FRAMES_SOURCE = 375.0
+PRIOR_FRAMES_NO_SOURCE = 50.0
 DEVIATION_CAP_ST = 7.0
 SPREAD_PER_DEVIATION = math.sqrt(math.pi / 2)  # standard deviation / mean absolute deviation, normal
 MIN_SPREAD_ST = 0.5
@@ -140,9 +146,11 @@ def _cubic(buffer: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
 class PersonalMapping:
     """Moves a voice toward a target speaker (``models.voice_personal`` fits it): each voiced
     frame's log-f0 l becomes ``target_mean + k (l - mean)``, where mean and spread are the
-    input's own, learned as it plays (an exponential average over ``STATS_FRAMES`` confidently
-    voiced frames, starting from ``prior_mean`` / ``prior_spread``: the source speaker's when one
-    was given, else the target's, so that nothing moves until the input is heard) and
+    input's own, learned as it plays (over confidently voiced frames: a running mean from
+    ``prior_mean`` / ``prior_spread``, which count for ``prior_frames`` frames, until the prior
+    and the input reach ``STATS_FRAMES``, then an exponential average over that many; the prior
+    is the source speaker's when one was given, else the target's, so that nothing moves until
+    the input is heard) and
     k = target_spread / spread (within ``RANGE_LIMITS``); the formants move by
     ``FORMANT_PER_PITCH`` x the difference of the means; then ``eq`` (a minimum-phase FIR, or
     none) shapes the long-term spectrum. Means are natural logs of Hz, spreads their standard
@@ -155,6 +163,7 @@ class PersonalMapping:
     prior_mean: float
     prior_spread: float
     eq: tuple[float, ...] | None = None
+    prior_frames: float = PRIOR_FRAMES_NO_SOURCE
 
     def summary(self) -> dict:
         semitones = 12 / math.log(2)
@@ -162,14 +171,13 @@ class PersonalMapping:
                 "target_spread_st": round(self.target_spread * semitones, 2),
                 "prior_f0_hz": round(math.exp(self.prior_mean), 1),
                 "prior_spread_st": round(self.prior_spread * semitones, 2),
-                "eq_taps": len(self.eq) if self.eq is not None else 0}
+                "prior_frames": self.prior_frames, "eq_taps": len(self.eq) if self.eq is not None else 0}
 
 
-def _masked_average(previous: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """An exponential average (weight 1 / STATS_FRAMES) updated at the frames in ``mask``, at
-    every frame of ``values [B, n]``, from ``previous [B, 1]``; in closed form (no loop over
-    frames), so any block size gives the same."""
-    alpha = mask * (1.0 / STATS_FRAMES)
+def _running_average(previous: torch.Tensor, values: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """m[n] = m[n-1] + alpha[n] (values[n] - m[n-1]) at every frame of ``values [B, n]``, from
+    ``previous [B, 1]`` (alpha < 1); in closed form (no loop over frames), so any block size gives
+    the same."""
     log_keep = torch.cumsum(torch.log1p(-alpha), dim=1)
     keep = torch.exp(log_keep)
     return keep * (previous + torch.cumsum(alpha * values / keep, dim=1))
@@ -205,8 +213,9 @@ class VoiceModel(nn.Module):
         fir, history = PitchLoudness.initial_state(batch)
         personal = []
         if self.personal is not None:
-            # the input's log-f0 mean and spread, less the prior's (high and low parts)
-            personal.append(torch.zeros(batch, 4))
+            # the input's log-f0 mean and spread, less the prior's (high and low parts), and how
+            # many voiced frames have been heard (at most STATS_FRAMES)
+            personal.append(torch.zeros(batch, 5))
             if self.personal.eq is not None:
                 personal.append(torch.zeros(batch, len(self.personal.eq) - 1))  # the EQ's input history
         return [*self._base_state(batch, fir, history), *personal]
@@ -406,20 +415,23 @@ class VoiceModel(nn.Module):
         log_f0 = torch.log(RATE / source_period)
         relative = log_f0 - mapping.prior_mean
         sure = ((weight >= 1.0) & (source_period != UNVOICED_PERIOD)).to(torch.float64)
-        stats = _join(statistics.reshape(-1, 2, 2))
-        first = _masked_average(stats[:, :1], relative, sure)
+        stats = _join(statistics[:, :4].reshape(-1, 2, 2))
+        heard = statistics[:, 4:5].to(torch.float64) + torch.cumsum(sure, dim=1)  # voiced frames so far
+        alpha = sure / (mapping.prior_frames + heard.clamp(max=STATS_FRAMES - mapping.prior_frames))
+        first = _running_average(stats[:, :1], relative, alpha)
         mean = mapping.prior_mean + first
         # the spread from the mean absolute deviation, each capped (a tracker's octave slip
         # counts as a large deviation, not as 144 squared semitones)
         deviation = torch.abs(log_f0 - mean).clamp(max=DEVIATION_CAP_ST * math.log(2) / 12)
-        second = _masked_average(stats[:, 1:2], deviation * SPREAD_PER_DEVIATION - mapping.prior_spread, sure)
+        second = _running_average(stats[:, 1:2], deviation * SPREAD_PER_DEVIATION - mapping.prior_spread, alpha)
         spread = (second + mapping.prior_spread).clamp(min=MIN_SPREAD_ST * math.log(2) / 12)
         stretch = (mapping.target_spread / spread).clamp(*RANGE_LIMITS)
         wanted = mapping.target_mean + stretch * (log_f0 - mean)
         shift = torch.exp((wanted - log_f0).clamp(-math.log(2), math.log(2)))
         formant_st = FORMANT_PER_PITCH * 12 / math.log(2) * (mapping.target_mean - mean)
         formant_st = formant_st.clamp(FORMANT["min"], FORMANT["max"])
-        new_state = _split(torch.cat([first[:, -1:], second[:, -1:]], dim=1)).reshape(-1, 4)
+        new_state = torch.cat([_split(torch.cat([first[:, -1:], second[:, -1:]], dim=1)).reshape(-1, 4),
+                               heard[:, -1:].clamp(max=STATS_FRAMES).to(statistics.dtype)], dim=1)
         return shift, formant_st, new_state
 
     def forward(self, audio: torch.Tensor, params: torch.Tensor, chunk: int = 64 * HOP) -> torch.Tensor:

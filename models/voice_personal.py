@@ -36,7 +36,7 @@ from models.pitch import HOP, RATE, PitchLoudness
 from models.timbre_recipes import read_target_folder
 from models.voice import (
     ARCH, DEVIATION_CAP_ST, EQ_TAPS, LEVEL_GATE_DB, SMOOTHING, SPREAD_PER_DEVIATION, SUBHARMONIC_RATIO,
-    VOICED_CONFIDENCE, PersonalMapping, VoiceModel,
+    PRIOR_FRAMES_SOURCE, VOICED_CONFIDENCE, PersonalMapping, VoiceModel,
 )
 from models.voice_recipes import VoiceRecipe, onset_latency, voice_manifest
 from realtime.errors import ConfigError
@@ -135,7 +135,7 @@ def fit_personal(target: list[np.ndarray], source: list[np.ndarray] | None, targ
     stage("source's pitch", 0.25)
     source_mean, source_spread, source_seconds = pitch_statistics(source, source_where)
     report["source_voiced_seconds"] = round(source_seconds, 1)
-    mapping = PersonalMapping(target_mean, target_spread, source_mean, source_spread)
+    mapping = PersonalMapping(target_mean, target_spread, source_mean, source_spread, prior_frames=PRIOR_FRAMES_SOURCE)
     stage("source through the mapping", 0.45)
     mapped = [render(VoiceModel("shift", mapping).eval(), audio) for audio in source]
     stage("spectral envelope", 0.9)
@@ -143,7 +143,8 @@ def fit_personal(target: list[np.ndarray], source: list[np.ndarray] | None, targ
     fir = minimum_phase_fir(freqs, gain, taps=EQ_TAPS)
     report["eq_db_range"] = [round(float(gain.min()), 1), round(float(gain.max()), 1)]
     stage("done", 1.0)
-    return PersonalMapping(target_mean, target_spread, source_mean, source_spread, tuple(float(v) for v in fir)), report
+    return PersonalMapping(target_mean, target_spread, source_mean, source_spread, tuple(float(v) for v in fir),
+                           PRIOR_FRAMES_SOURCE), report
 
 
 def manifest_for(name: str, mapping: PersonalMapping, latency: int, target_where: str,
