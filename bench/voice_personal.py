@@ -21,7 +21,7 @@ Scores per held-out sentence, then the mean:
   the log periodogram, warped by ``freqt``), frames paired by dynamic time warping on c1..c13,
   10 / ln 10 x sqrt(2) x the mean Euclidean distance over c0..c13 of the pairs. (pymcd itself is
   not used: it pulls in pyworld's sdist, which needs ``pkg_resources``; the numpy mel-cepstrum
-  equals ``pysptk.sptk.mcep`` with those arguments, checked to 1e-9 when this was written, and
+  equals ``pysptk.sptk.mcep`` with those arguments, checked to 2e-15 when this was written, and
   the time warping here is exact where pymcd's ``fastdtw`` approximates.)
 - word error rate (pocketsphinx, as ``bench/voice.py``), source and styled, pooled over the pairs;
 - the mean f0 (Hz, WORLD's Harvest, voiced frames) of the source, the styled source and the target.
