@@ -175,10 +175,19 @@ def flite_sentences(voices: Sequence[str] = FLITE_VOICES, count: int = 8, rate: 
     with tempfile.TemporaryDirectory(prefix="stylerack-voice-") as folder:
         for voice in voices:
             for index, text in enumerate(HARVARD_SENTENCES[:count]):
-                path = Path(folder) / f"{voice}-{index}.wav"
-                flite_say(voice, text, path)
-                clips.append(Clip(f"flite/{voice}/{index:02d}", "flite", to_peak(read_mono(path, rate)), text))
+                audio = flite_sentence(Path(folder), voice, index, rate)
+                clips.append(Clip(f"flite/{voice}/{index:02d}", "flite", audio, text))
     return clips
+
+
+def flite_sentence(folder: Path, voice: str, index: int, rate: int = RATE) -> np.ndarray:
+    """flite ``voice`` reading Harvard sentence ``index`` (0-based), at ``rate``, mono,
+    peak-normalised; synthesised into ``folder`` as VOICE-INDEX.wav, or read from there when an
+    earlier call left it."""
+    path = Path(folder) / f"{voice}-{index:02d}.wav"
+    if not path.exists():
+        flite_say(voice, ALL_HARVARD_SENTENCES[index], path)
+    return to_peak(read_mono(path, rate))
 
 
 def fillets_speech(rate: int = RATE) -> list[Clip]:

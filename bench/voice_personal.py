@@ -43,8 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.voice import Recogniser, f0_hz, import_pyworld, to_peak, word_error_rate  # noqa: E402
-from models.speech_sources import HARVARD_SENTENCES, flite_say, read_mono, resample  # noqa: E402
+from bench.voice import Recogniser, f0_hz, flite_sentence, import_pyworld, word_error_rate  # noqa: E402
+from models.speech_sources import HARVARD_SENTENCES, resample  # noqa: E402
 from realtime.engine.runner import StyleRunner  # noqa: E402
 from realtime.format.style import load_style  # noqa: E402
 from realtime.offline.validate import run_aligned  # noqa: E402
@@ -124,13 +124,7 @@ def mcd_db(reference_48k: np.ndarray, other_48k: np.ndarray) -> float:
 # ---- material and styles ------------------------------------------------------------------------
 
 def sentences(folder: Path, voice: str, indices) -> list[np.ndarray]:
-    out = []
-    for index in indices:
-        path = folder / f"{voice}-{index:02d}.wav"
-        if not path.exists():
-            flite_say(voice, HARVARD_SENTENCES[index], path)
-        out.append(to_peak(read_mono(path, RATE)))
-    return out
+    return [flite_sentence(folder, voice, index, RATE) for index in indices]
 
 
 def training_folder(folder: Path, voice: str, all_speech: Path) -> Path:

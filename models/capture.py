@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from models.outputs import style_outputs
 from realtime.errors import AudioFileError, StyleRackError
 
 MAX_DELAY_SECONDS = 0.25
@@ -112,11 +113,7 @@ def run_capture(
     if steps < 1:
         raise CaptureError(f"--steps must be at least 1, got {steps}")
     out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        raise CaptureError(f"{out_dir}: output folder does not exist")
-    style_path = out_dir / f"{name}.onnx"
-    if style_path.exists() and not overwrite:
-        raise CaptureError(f"{style_path}: already exists (use --overwrite to replace it)")
+    style_path = style_outputs(out_dir, name, ("onnx", "pt", "loss.png", "report.json"), overwrite, CaptureError)["onnx"]
     pair = check_pair(Path(dry_path), Path(wet_path))
     (fit_dry, fit_wet), (val_dry, val_wet) = split(pair)
     model = build(arch)

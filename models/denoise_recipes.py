@@ -19,6 +19,7 @@ from models.denoise_train import SEGMENT_S, VALIDATION_LANGUAGES, Material, exam
 from models.export import export_style, load_checkpoint, save_checkpoint
 from models.timbre_recipes import read_target_folder
 from models.train import plot_history
+from models.outputs import style_outputs
 from realtime.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,10 +135,8 @@ def adapt_to_noise(folder: Path, name: str, out_dir: Path, overwrite: bool = Fal
     """A new restoration style: the shipped speech-denoise, trained on for ``steps`` with the
     noise recordings in ``folder``; writes NAME.onnx, NAME.pt, NAME.report.json, NAME.loss.png."""
     out_dir = Path(out_dir)
-    style_path = out_dir / f"{name}.onnx"
-    for path in (style_path, out_dir / f"{name}.pt"):
-        if path.exists() and not overwrite:
-            raise ConfigError(f"{path}: already exists (choose another --name, or --overwrite)")
+    style_path = style_outputs(out_dir, name, ("onnx", "pt", "loss.png", "report.json"), overwrite,
+                               new_folder_ok=True)["onnx"]
     recordings = read_target_folder(folder)
     train_noise, held_out_noise = split_noise(recordings, Path(folder))
     base, _ = load_checkpoint(CHECKPOINTS_DIR / f"{NAME}.pt")

@@ -22,7 +22,7 @@ from models.match import (
     MIN_REFERENCE_SECONDS, RATE, fit_match, loudness_lufs, manifest_for, level_db, read_mono, smooth_fractional_octave,
     spectrum_db, style_from_fit,
 )
-from realtime.errors import ConfigError
+from models.outputs import style_outputs
 
 THIRD_OCTAVES_HZ = tuple(1000 * 2 ** (k / 3) for k in range(-10, 11))  # 100 Hz .. 10 kHz
 
@@ -47,23 +47,11 @@ def distance(a: np.ndarray, b: np.ndarray) -> dict:
     }
 
 
-def _outputs(out_dir: Path, name: str, overwrite: bool) -> dict[str, Path]:
-    if not name or any(c in name for c in "/\\") or name.startswith("."):
-        raise ConfigError(f"'{name}' is not a style name (letters, digits, - and _)")
-    if not out_dir.is_dir():
-        raise ConfigError(f"{out_dir}: output folder does not exist")
-    paths = {kind: out_dir / f"{name}.{kind}" for kind in ("onnx", "json", "png")}
-    for path in paths.values():
-        if path.exists() and not overwrite:
-            raise ConfigError(f"{path}: already exists (use --overwrite to replace it)")
-    return paths
-
-
 def train_match(references: Sequence[str], source: str | None, name: str, out_dir: Path, overwrite: bool = False,
                 progress=None) -> dict:
     from models.export import export_style
 
-    paths = _outputs(Path(out_dir), name, overwrite)
+    paths = style_outputs(Path(out_dir), name, ("onnx", "json", "png"), overwrite)
     started = time.perf_counter()
     refs = [read_mono(r, "reference", MIN_REFERENCE_SECONDS) for r in references]
     src = read_mono(source, "source") if source else None

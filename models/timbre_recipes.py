@@ -25,6 +25,7 @@ from models.timbre_train import (
     TimbreConfig, analyse, onset_latency, pitch_error_cents, render, sound_distance, train_timbre,
 )
 from models.train import Progress, plot_history
+from models.outputs import style_outputs
 from realtime.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,10 +151,8 @@ def read_target_folder(folder: Path) -> list[np.ndarray]:
 
 def train_from_folder(folder: Path, name: str, steps: int, out_dir: Path, overwrite: bool,
                       transpose_default: float = 0.0, progress: Progress | None = None) -> dict:
-    style_path = Path(out_dir) / f"{name}.onnx"
-    for path in (style_path, Path(out_dir) / f"{name}.pt"):
-        if path.exists() and not overwrite:
-            raise ConfigError(f"{path}: already exists (choose another --name, or --overwrite)")
+    style_path = style_outputs(Path(out_dir), name, ("onnx", "pt", "loss.png", "report.json"), overwrite,
+                               new_folder_ok=True)["onnx"]
     model = TimbreModel()
     recordings = [analyse(model, audio) for audio in read_target_folder(folder)]
     voiced = sum(float((r.confidence > 0.65).sum()) for r in recordings) * HOP / RATE

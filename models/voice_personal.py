@@ -39,6 +39,7 @@ from models.voice import (
     PRIOR_FRAMES_SOURCE, VOICED_CONFIDENCE, PersonalMapping, VoiceModel,
 )
 from models.voice_recipes import VoiceRecipe, onset_latency, voice_manifest
+from models.outputs import style_outputs
 from realtime.errors import ConfigError
 
 MIN_VOICED_SECONDS = 8.0  # about 20 s of ordinary speech
@@ -167,15 +168,7 @@ def manifest_for(name: str, mapping: PersonalMapping, latency: int, target_where
 def train_voice(target_folder: Path, name: str, out_dir: Path, source_folder: Path | None = None,
                 overwrite: bool = False, progress=None) -> dict:
     """Fit, export (verified like every style) and report a personal voice: NAME.onnx and NAME.json."""
-    out_dir = Path(out_dir)
-    if not name or any(c in name for c in "/\\") or name.startswith("."):
-        raise ConfigError(f"'{name}' is not a style name (letters, digits, - and _)")
-    if not out_dir.is_dir():
-        raise ConfigError(f"{out_dir}: output folder does not exist")
-    paths = {kind: out_dir / f"{name}.{kind}" for kind in ("onnx", "json")}
-    for path in paths.values():
-        if path.exists() and not overwrite:
-            raise ConfigError(f"{path}: already exists (choose another --name, or --overwrite)")
+    paths = style_outputs(Path(out_dir), name, ("onnx", "json"), overwrite)
     started = time.perf_counter()
     target = read_target_folder(Path(target_folder))
     source = read_target_folder(Path(source_folder)) if source_folder is not None else None

@@ -121,3 +121,17 @@ def test_train_command_gives_one_line_errors(tmp_path):
     )
     assert result.returncode == 2 and "none.wav: no such file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_train_refuses_to_replace_any_file_it_would_write(tmp_path):
+    """Not only NAME.onnx: a NAME.report.json (or .pt, .loss.png) the user has is refused before
+    any work, and left as it was."""
+    mine = tmp_path / "x.report.json"
+    mine.write_text("my notes\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "realtime.cli", "train", "capture", "--dry", str(tmp_path / "none.wav"),
+         "--wet", str(tmp_path / "none2.wav"), "--name", "x", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2 and "x.report.json: already exists" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and mine.read_text() == "my notes\n"
