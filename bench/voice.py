@@ -51,6 +51,12 @@ Metrics:
   voiced frame the style took for unvoiced) and the share of *octave errors* (every other
   |error| > 600 cents), at pitch -7, -5, +5, +7 (formant 0) and at the defaults; "overall"
   pools the frames of all of these. (Earlier versions counted both kinds as octave errors.)
+  The same numbers are also given on the frames where the input's f0 is *unambiguous*: voiced
+  for Harvest and for a second, independent tracker (WORLD's DIO refined by StoneMask), the two
+  within 50 cents. Harvest fills short gaps and weakly voiced stretches with a smooth f0 that
+  DIO calls unvoiced (a flite voice's "94, 135, 165, 146, 102 Hz" over 25 ms where DIO hears no
+  voicing): there the input has no f0 for an output to follow. Which frames are kept depends
+  on the dry input only, never on the output measured.
 - intelligibility (flite clips): word error rate of pocketsphinx 5 (its bundled US English
   acoustic model, language model and dictionary) after lower-casing and stripping
   punctuation, pooled over the sentences; the rise over the dry WER (points) on the grid pitch
@@ -132,6 +138,9 @@ F0_FLOOR_HZ, F0_CEIL_HZ, F0_FRAME_MS = 60.0, 1000.0, 5.0
 GROSS_ERROR_CENTS = 600.0  # an error larger than this is one of the two kinds below
 UNSHIFTED_CENTS = 100.0  # the output within this of the input's own f0 although a shift was asked
 UNSHIFTED_MIN_SHIFT_ST = 2.0  # ... of at least this many semitones (a smaller shift cannot be told from an error)
+#: a dry frame's f0 is unambiguous when Harvest and DIO + StoneMask both find it voiced and
+#: agree within this many cents
+UNAMBIGUOUS_CENTS = 50.0
 #: frames whose intended output f0 (the input's x 2^(pitch/12)) is outside this range are not
 #: scored: Harvest cannot report an f0 under its floor and reports a harmonic instead. A male
 #: voice lowered 7 semitones reaches 55 Hz; WORLD's own shift, measured this way, had 7.8% octave
@@ -144,6 +153,7 @@ MEASURABLE_HZ = (1.1 * F0_FLOOR_HZ, F0_CEIL_HZ / 1.1)
 #: higher and its DNSMOS drop 0.04 lower than aligned at its grains' 992)
 ALIGN_SEARCH_MS = (-10.0, 20.0)
 ENVELOPE_MS = 1.0
+METRICS = ("pitch", "wer", "dnsmos")
 
 
 def log(message: str) -> None:
@@ -234,6 +244,27 @@ def f0_hz(audio_16k: np.ndarray) -> np.ndarray:
     f0, _ = _PYWORLD.harvest(np.ascontiguousarray(audio_16k, dtype=np.float64), ANALYSIS_RATE,
                              f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=F0_FRAME_MS)
     return f0
+
+
+def f0_check_hz(audio_16k: np.ndarray) -> np.ndarray:
+    """f0 per 5 ms frame (0 where unvoiced) by a second tracker, independent of Harvest: WORLD's
+    DIO refined by StoneMask, on 16 kHz audio (the same frame grid as ``f0_hz``)."""
+    global _PYWORLD
+    if _PYWORLD is None:
+        _PYWORLD = import_pyworld()
+    x = np.ascontiguousarray(audio_16k, dtype=np.float64)
+    f0, times = _PYWORLD.dio(x, ANALYSIS_RATE, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=F0_FRAME_MS)
+    return _PYWORLD.stonemask(x, f0, times, ANALYSIS_RATE)
+
+
+def unambiguous(f0_hz_track: np.ndarray, f0_check_track: np.ndarray) -> np.ndarray:
+    """``f0_hz_track`` (Harvest) where the second tracker agrees within UNAMBIGUOUS_CENTS (both
+    voiced), 0 elsewhere: the frames whose f0 is not in doubt (cut to the shorter track)."""
+    frames = min(len(f0_hz_track), len(f0_check_track))
+    h, d = np.asarray(f0_hz_track[:frames], float), np.asarray(f0_check_track[:frames], float)
+    agree = (h > 0) & (d > 0)
+    agree[agree] = np.abs(1200.0 * np.log2(h[agree] / d[agree])) < UNAMBIGUOUS_CENTS
+    return np.where(agree, h, 0.0)
 
 
 def out_of_range(f0_in_hz: np.ndarray, shift_semitones: float = 0.0) -> np.ndarray:
@@ -360,16 +391,19 @@ class ClipScores:
     """What one clip (dry or styled) measured: only the fields asked for are filled."""
 
     f0_hz: np.ndarray | None = None
+    f0_unambiguous_hz: np.ndarray | None = None  # dry clips only: ``unambiguous``
     transcript: str | None = None
     ovrl: float | None = None
 
 
 def analyse(audio: np.ndarray, rate: int, metrics: set[str], recognise: Recogniser | None,
-            with_text: bool) -> ClipScores:
+            with_text: bool, dry: bool = False) -> ClipScores:
     audio_16k = resample(np.asarray(audio, np.float64), rate, ANALYSIS_RATE)
     scores = ClipScores()
     if "pitch" in metrics:
         scores.f0_hz = f0_hz(audio_16k)
+        if dry:
+            scores.f0_unambiguous_hz = unambiguous(scores.f0_hz, f0_check_hz(audio_16k))
     if "wer" in metrics and with_text:
         scores.transcript = recognise(audio_16k)
     if "dnsmos" in metrics:
@@ -516,7 +550,7 @@ def resolve(renderer: Renderer | Style, knobs: dict[str, float]) -> tuple[float,
     return tuple(spec.clamp(knobs.get(spec.name, spec.default)) for spec in knob_specs(renderer))
 
 
-def settings_for(renderer: Renderer | Style, quick: bool) -> list[Setting]:
+def settings_for(renderer: Renderer | Style, quick: bool, metrics: Sequence[str] = METRICS) -> list[Setting]:
     """The knob settings a style or anchor is measured at: pitch steps (formant 0), the WER grid
     over the knobs it has, DNSMOS at pitch +-5 and the defaults; identical settings merged."""
     names = knob_names(renderer)
@@ -536,7 +570,7 @@ def settings_for(renderer: Renderer | Style, quick: bool) -> list[Setting]:
                 wanted.append((knobs, "wer"))
     defaults = resolve(renderer, {})
     by_params: dict[tuple[float, ...], Setting] = {}
-    for knobs, metric in wanted:
+    for knobs, metric in [(knobs, metric) for knobs, metric in wanted if metric in metrics]:
         params = resolve(renderer, knobs)
         if params not in by_params:
             named = {k: params[names.index(k)] for k in ("pitch", "formant") if k in names}
@@ -612,7 +646,7 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
     the dry ones: the setting's results, and its pitch errors in cents with the shift asked of
     each frame (None when pitch is not measured here)."""
     rate = renderer.sample_rate
-    cents, refs, hyps, ovrl, lags_ms = [], [], [], {"flite": [], "fillets": []}, []
+    cents, cents_unambiguous, refs, hyps, ovrl, lags_ms = [], [], [], [], {"flite": [], "fillets": []}, []
     unscored = voiced_in = 0  # the input's voiced frames whose intended f0 is out of Harvest's range
     used = [(clip, dry_scores) for clip, dry_scores in zip(clips, dry)
             if setting.metrics != {"wer"} or clip.text is not None]
@@ -629,6 +663,7 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
         scores = analyse(delayed(styled, -lag), rate, setting.metrics, recognise, clip.text is not None)
         if scores.f0_hz is not None:
             cents.append(f0_cents_error(dry_scores.f0_hz, scores.f0_hz, setting.pitch_st))
+            cents_unambiguous.append(f0_cents_error(dry_scores.f0_unambiguous_hz, scores.f0_hz, setting.pitch_st))
             unscored += int(out_of_range(dry_scores.f0_hz, setting.pitch_st).sum())
             voiced_in += int((np.asarray(dry_scores.f0_hz) > 0).sum())
         if scores.transcript is not None:
@@ -643,12 +678,14 @@ def measure_setting(renderer: Renderer, setting: Setting, clips: list[Clip], dry
                     # (min, max) and the median, which every clip was moved by (ms)
                     "alignment_ms": {"median": float(np.median(lags_ms)), "min": float(np.min(lags_ms)),
                                      "max": float(np.max(lags_ms))}}
-    pitch_frames = None  # (cents, the shift asked) per frame
+    pitch_frames = None  # (cents, the shift asked) per frame: all frames, unambiguous frames
     if "pitch" in setting.metrics:
         pooled = np.concatenate(cents)
         result["pitch"] = pitch_summary(pooled, setting.pitch_st)
         result["pitch"]["out_of_range_fraction"] = unscored / max(voiced_in, 1)
-        pitch_frames = (pooled, np.full(len(pooled), setting.pitch_st))
+        sure = np.concatenate(cents_unambiguous)
+        result["pitch_unambiguous"] = pitch_summary(sure, setting.pitch_st)
+        pitch_frames = ((pooled, np.full(len(pooled), setting.pitch_st)), (sure, np.full(len(sure), setting.pitch_st)))
     if "wer" in setting.metrics:
         result["wer"] = word_error_rate(refs, hyps)
         result["transcripts"] = hyps
@@ -663,9 +700,9 @@ def mean_by_source(values: dict[str, list[float]]) -> dict:
 
 
 def measure_settings(renderer: Renderer, clips: list[Clip], dry: list[ClipScores], dry_summary: dict,
-                     quick: bool, recognise: Recogniser) -> dict:
-    """Every setting of ``settings_for(renderer, quick)`` measured, and their summary."""
-    settings = settings_for(renderer, quick)
+                     quick: bool, recognise: Recogniser | None, metrics: Sequence[str] = METRICS) -> dict:
+    """Every setting of ``settings_for(renderer, quick, metrics)`` measured, and their summary."""
+    settings = settings_for(renderer, quick, metrics)
     measured_settings, cents_by_setting = [], []
     for index, setting in enumerate(settings, 1):
         setting_started = time.perf_counter()
@@ -681,7 +718,7 @@ def measure_settings(renderer: Renderer, clips: list[Clip], dry: list[ClipScores
 
 
 def bench_style(style: Style, clips: list[Clip], dry: list[ClipScores], dry_summary: dict, quick: bool,
-                recognise: Recogniser) -> dict:
+                recognise: Recogniser | None, metrics: Sequence[str] = METRICS) -> dict:
     started = time.perf_counter()
     runner = new_runner(style)
     runner.warm_up(round_up(BLOCK_FRAMES, runner.block_multiple), calls=20)
@@ -690,7 +727,7 @@ def bench_style(style: Style, clips: list[Clip], dry: list[ClipScores], dry_summ
     log(f"{style.name}: latency and cost")
     result["latency"] = latency_report(runner)
     result["cost"] = cost_report(runner, resample(clips[0].audio, RATE, runner.sample_rate))
-    result.update(measure_settings(StyleRenderer(style, runner), clips, dry, dry_summary, quick, recognise))
+    result.update(measure_settings(StyleRenderer(style, runner), clips, dry, dry_summary, quick, recognise, metrics))
     result["non_finite_resets"] = runner.non_finite_resets
     result["seconds"] = time.perf_counter() - started
     return result
@@ -708,7 +745,7 @@ def pyworld_version() -> str:
 
 
 def bench_anchor(key: str, clips: list[Clip], dry: list[ClipScores], dry_summary: dict, quick: bool,
-                 recognise: Recogniser) -> dict:
+                 recognise: Recogniser | None, metrics: Sequence[str] = METRICS) -> dict:
     """An anchor measured by the styles' protocol; offline, so no latency and no cost (``null``);
     its own processing time is recorded (``offline_timing``) for information only."""
     started = time.perf_counter()
@@ -717,7 +754,7 @@ def bench_anchor(key: str, clips: list[Clip], dry: list[ClipScores], dry_summary
     result = {"style": anchor.name, "anchor": key, "offline": True, "causal": False,
               "method": anchor.method(), "knobs": {p.name: p.default for p in anchor.knobs},
               "latency": None, "cost": None}
-    result.update(measure_settings(anchor, clips, dry, dry_summary, quick, recognise))
+    result.update(measure_settings(anchor, clips, dry, dry_summary, quick, recognise, metrics))
     result["offline_timing"] = anchor.timing()
     result["seconds"] = time.perf_counter() - started
     return result
@@ -729,7 +766,8 @@ def describe(measured: dict, dry_summary: dict) -> str:
         parts.append(f"pitch {measured['pitch']['median_abs_cents']:.0f} c, "
                      f"{100 * measured['pitch']['octave_error_fraction']:.1f}% octave errors, "
                      f"{100 * measured['pitch']['unshifted_fraction']:.1f}% unshifted, "
-                     f"{100 * measured['pitch'].get('out_of_range_fraction', 0.0):.1f}% out of Harvest's range")
+                     f"{100 * measured['pitch'].get('out_of_range_fraction', 0.0):.1f}% out of Harvest's range; "
+                     f"unambiguous frames: {pitch_cells(measured.get('pitch_unambiguous'))}")
     if "wer" in measured:
         parts.append(f"WER {100 * measured['wer']:.1f}% (dry {100 * dry_summary['wer']:.1f}%)")
     if "dnsmos_ovrl" in measured:
@@ -737,7 +775,14 @@ def describe(measured: dict, dry_summary: dict) -> str:
     return "; ".join(parts)
 
 
-def summarise_style(settings: list[dict], cents_by_setting: list[tuple[np.ndarray, np.ndarray] | None], dry_summary: dict,
+def pooled_pitch(frames: list[tuple[np.ndarray, np.ndarray]]) -> dict | None:
+    """``pitch_summary`` of (cents, shift asked) pooled over settings."""
+    if not frames:
+        return None
+    return pitch_summary(np.concatenate([c for c, _ in frames]), np.concatenate([s for _, s in frames]))
+
+
+def summarise_style(settings: list[dict], cents_by_setting: list[tuple | None], dry_summary: dict,
                     has_pitch: bool) -> dict:
     """The table's numbers: pitch pooled over its settings, the worst WER rise, DNSMOS at +-5."""
     pitched = [s for s in settings if "pitch" in s]
@@ -745,22 +790,22 @@ def summarise_style(settings: list[dict], cents_by_setting: list[tuple[np.ndarra
     with_wer = [s for s in settings if "wer" in s]
     for s in with_wer:
         s["wer_rise"] = s["wer"] - dry_summary["wer"]
-    worst = max(with_wer, key=lambda s: s["wer_rise"])
+    worst = max(with_wer, key=lambda s: s["wer_rise"]) if with_wer else None
     if has_pitch:
         shifted = [s for s in settings if "dnsmos_ovrl" in s and s["expected_pitch_st"] in DNSMOS_PITCHES_ST
                    and s["params"].get("formant", 0.0) == 0.0]
     else:
         shifted = [s for s in settings if "dnsmos_ovrl" in s]
     styled_ovrl = float(np.mean([s["dnsmos_ovrl"]["all"] for s in shifted])) if shifted else None
-    defaults = next(s for s in settings if s["is_defaults"])
+    defaults = next((s for s in settings if s["is_defaults"]), {})
     return {
-        "pitch_overall": pitch_summary(np.concatenate([c for c, _ in pooled_cents]),
-                                       np.concatenate([s for _, s in pooled_cents])) if pooled_cents else None,
+        "pitch_overall": pooled_pitch([every for every, _ in pooled_cents]),
+        "pitch_overall_unambiguous": pooled_pitch([sure for _, sure in pooled_cents]),
         "pitch_overall_settings": [s["label"] for s in pitched],
         "pitch_at_defaults_only": [s["is_defaults"] for s in pitched] == [True],
-        "wer_dry": dry_summary["wer"],
-        "wer_worst": {"label": worst["label"], "wer": worst["wer"], "rise": worst["wer_rise"]},
-        "dnsmos_dry": dry_summary["dnsmos_ovrl"]["all"],
+        "wer_dry": dry_summary.get("wer"),
+        "wer_worst": {"label": worst["label"], "wer": worst["wer"], "rise": worst["wer_rise"]} if worst else None,
+        "dnsmos_dry": dry_summary.get("dnsmos_ovrl", {}).get("all"),
         "dnsmos_styled": styled_ovrl,
         "dnsmos_styled_at": "pitch -5 and +5" if has_pitch else "defaults",
         "dnsmos_drop": None if styled_ovrl is None else dry_summary["dnsmos_ovrl"]["all"] - styled_ovrl,
@@ -781,11 +826,11 @@ def default_styles() -> list[Path]:
     return found
 
 
-def dry_scores(clips: list[Clip], recognise: Recogniser) -> tuple[list[ClipScores], dict]:
-    every = {"pitch", "wer", "dnsmos"}
+def dry_scores(clips: list[Clip], recognise: Recogniser | None,
+               metrics: Sequence[str] = METRICS) -> tuple[list[ClipScores], dict]:
     dry = []
     for index, clip in enumerate(clips, 1):
-        dry.append(analyse(clip.audio, RATE, every, recognise, clip.text is not None))
+        dry.append(analyse(clip.audio, RATE, set(metrics), recognise, clip.text is not None, dry=True))
         if index % 8 == 0 or index == len(clips):
             log(f"dry: {index}/{len(clips)} clips analysed")
     ovrl = {"flite": [], "fillets": []}
@@ -796,11 +841,16 @@ def dry_scores(clips: list[Clip], recognise: Recogniser) -> tuple[list[ClipScore
         pairs = [(c.text, d.transcript) for c, d in zip(clips, dry) if c.text is not None and c.name.startswith(prefix)]
         return word_error_rate([t for t, _ in pairs], [h for _, h in pairs])
 
-    summary = {"wer": wer_of("flite/"),
-               "wer_by_voice": {voice: wer_of(f"flite/{voice}/") for voice in FLITE_VOICES},
-               "dnsmos_ovrl": mean_by_source(ovrl),
-               "voiced_frames": int(sum(np.count_nonzero(d.f0_hz) for d in dry)),
-               "transcripts": {c.name: d.transcript for c, d in zip(clips, dry) if c.text is not None}}
+    summary: dict = {"metrics": list(metrics)}
+    if "wer" in metrics:
+        summary.update({"wer": wer_of("flite/"),
+                        "wer_by_voice": {voice: wer_of(f"flite/{voice}/") for voice in FLITE_VOICES},
+                        "transcripts": {c.name: d.transcript for c, d in zip(clips, dry) if c.text is not None}})
+    if "dnsmos" in metrics:
+        summary["dnsmos_ovrl"] = mean_by_source(ovrl)
+    if "pitch" in metrics:
+        summary.update({"voiced_frames": int(sum(np.count_nonzero(d.f0_hz) for d in dry)),
+                        "unambiguous_frames": int(sum(np.count_nonzero(d.f0_unambiguous_hz) for d in dry))})
     return dry, summary
 
 
@@ -813,6 +863,8 @@ def main() -> int:
     parser.add_argument("--anchors", nargs="+", default=[WorldAnchor.key], choices=[*ANCHORS, "none"],
                         help="offline references measured the same way, shown as their own rows "
                              f"(default: {WorldAnchor.key}; 'none': skip)")
+    parser.add_argument("--metrics", nargs="+", default=list(METRICS), choices=METRICS,
+                        help="what to measure (default: all; latency and cost are always measured)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     anchors = [] if "none" in args.anchors else list(dict.fromkeys(args.anchors))
@@ -832,11 +884,12 @@ def main() -> int:
     log(f"material: flite ({len(FLITE_VOICES)} voices x {args.sentences} sentences), "
         f"fillets-ng ({len(FILLETS_CLIPS)} clips)")
     clips = flite_sentences(FLITE_VOICES, args.sentences) + fillets_speech()
-    recognise = Recogniser()
-    dry, dry_summary = dry_scores(clips, recognise)
+    metrics = list(dict.fromkeys(args.metrics))
+    recognise = Recogniser() if "wer" in metrics else None
+    dry, dry_summary = dry_scores(clips, recognise, metrics)
     sources = describe_sources(clips, args.sentences)
-    results = [bench_style(style, clips, dry, dry_summary, args.quick, recognise) for style in styles]
-    anchor_results = [bench_anchor(key, clips, dry, dry_summary, args.quick, recognise) for key in anchors]
+    results = [bench_style(style, clips, dry, dry_summary, args.quick, recognise, metrics) for style in styles]
+    anchor_results = [bench_anchor(key, clips, dry, dry_summary, args.quick, recognise, metrics) for key in anchors]
 
     print(table(results + anchor_results, dry_summary))
     print()
@@ -869,9 +922,9 @@ def fmt(value: float | None, pattern: str, missing: str = "n/a") -> str:
 
 def table(results: list[dict], dry_summary: dict) -> str:
     lines = ["| style | latency declared / measured (ms; with a 128 block) | RTF median / p99 (128 frames) "
-             "| pitch median abs error (cents) / octave errors / unshifted | WER dry -> worst rise "
-             "| DNSMOS OVRL dry -> styled (drop) |",
-             "|---|---|---|---|---|---|"]
+             "| pitch median abs error (cents) / octave errors / unshifted | the same, where the input's f0 "
+             "is unambiguous | WER dry -> worst rise | DNSMOS OVRL dry -> styled (drop) |",
+             "|---|---|---|---|---|---|---|"]
     for r in results:
         lat, cost, s = r["latency"], r["cost"], r["summary"]
         if r.get("offline"):
@@ -881,29 +934,39 @@ def table(results: list[dict], dry_summary: dict) -> str:
                        f"({lat['declared_with_block_ms']:.2f} / {fmt(lat['measured_with_block_ms'], '.2f')})")
             rtf = (f"{cost['median_rtf']:.3f} / {cost['p99_rtf']:.3f} "
                    f"({cost['median_us']:.0f} / {cost['p99_us']:.0f} us)")
-        pitch = s["pitch_overall"]
-        pitch_cell = "n/a" if pitch is None or not pitch["voiced_frames"] else (
-            f"{pitch['median_abs_cents']:.1f} / {100 * pitch['octave_error_fraction']:.1f}% / "
-            f"{100 * pitch['unshifted_fraction']:.1f}%"
-            + (" (defaults)" if s["pitch_at_defaults_only"] else ""))
+        at_defaults = " (defaults)" if s["pitch_at_defaults_only"] else ""
+        pitch_cell, sure_cell = (pitch_cells(s["pitch_overall"]) + at_defaults,
+                                 pitch_cells(s.get("pitch_overall_unambiguous")) + at_defaults)
         worst = s["wer_worst"]
-        wer = f"{100 * s['wer_dry']:.1f}% -> {100 * worst['rise']:+.1f} pts at {worst['label']}"
-        dnsmos = (f"{s['dnsmos_dry']:.2f} -> {fmt(s['dnsmos_styled'], '.2f')} at {s['dnsmos_styled_at']} "
-                  f"({fmt(s['dnsmos_drop'], '.2f')})")
-        lines.append(f"| {r['style']} | {latency} | {rtf} | {pitch_cell} | {wer} | {dnsmos} |")
+        wer = "not measured" if worst is None else (
+            f"{100 * s['wer_dry']:.1f}% -> {100 * worst['rise']:+.1f} pts at {worst['label']}")
+        dnsmos = "not measured" if s["dnsmos_dry"] is None else (
+            f"{s['dnsmos_dry']:.2f} -> {fmt(s['dnsmos_styled'], '.2f')} at {s['dnsmos_styled_at']} "
+            f"({fmt(s['dnsmos_drop'], '.2f')})")
+        lines.append(f"| {r['style']} | {latency} | {rtf} | {pitch_cell} | {sure_cell} | {wer} | {dnsmos} |")
     return "\n".join(lines)
+
+
+def pitch_cells(pitch: dict | None) -> str:
+    """'median / octave errors / unshifted' of a ``pitch_summary``."""
+    if pitch is None or not pitch["voiced_frames"]:
+        return "n/a"
+    return (f"{pitch['median_abs_cents']:.1f} / {100 * pitch['octave_error_fraction']:.1f}% / "
+            f"{100 * pitch['unshifted_fraction']:.1f}%")
 
 
 def settings_table(results: list[dict]) -> str:
     lines = ["| style | setting | pitch median abs error (cents) | octave errors | unshifted | voiced frames "
-             "(out of Harvest's range, not scored) | WER (rise, pts) | DNSMOS OVRL |",
-             "|---|---|---|---|---|---|---|---|"]
+             "(out of Harvest's range, not scored) | unambiguous input f0: median / octave / unshifted (frames) "
+             "| WER (rise, pts) | DNSMOS OVRL |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        rows = [(s["label"], s.get("pitch"), s) for s in r["settings"]]
+        rows = [(s["label"], s.get("pitch"), s.get("pitch_unambiguous"), s) for s in r["settings"]]
         overall = r["summary"]["pitch_overall"]
         if overall and overall["voiced_frames"] and len(r["summary"]["pitch_overall_settings"]) > 1:
-            rows.append((f"overall ({len(r['summary']['pitch_overall_settings'])} settings)", overall, {}))
-        for label, pitch, s in rows:
+            rows.append((f"overall ({len(r['summary']['pitch_overall_settings'])} settings)", overall,
+                         r["summary"].get("pitch_overall_unambiguous"), {}))
+        for label, pitch, sure, s in rows:
             has_pitch = bool(pitch and pitch["voiced_frames"])
             cells = [
                 r["style"], label,
@@ -912,6 +975,7 @@ def settings_table(results: list[dict]) -> str:
                 f"{100 * pitch['unshifted_fraction']:.1f}%" if has_pitch else "",
                 (f"{pitch['voiced_frames']}" + (f" ({100 * pitch['out_of_range_fraction']:.1f}%)"
                                                  if "out_of_range_fraction" in pitch else "")) if pitch else "",
+                f"{pitch_cells(sure)} ({sure['voiced_frames']})" if sure else "",
                 f"{100 * s['wer']:.1f}% ({100 * s['wer_rise']:+.1f})" if "wer" in s else "",
                 f"{s['dnsmos_ovrl']['all']:.2f}" if "dnsmos_ovrl" in s else "",
             ]

@@ -271,6 +271,25 @@ def test_the_voice_benchmark_tells_unshifted_frames_from_octave_errors():
     assert bench.f0_cents_error(f_in, f_out, -7.0) == pytest.approx([1200 * np.log2(80.0 / (120.0 * 2 ** (-7 / 12)))])
 
 
+def test_the_voice_benchmark_scores_unambiguous_frames_by_the_input_alone():
+    """bench/voice.py's ``unambiguous``: a dry frame's f0 counts only where Harvest and the
+    second tracker both find it voiced and agree within 50 cents; on a real glottal-pulse glide
+    (no ambiguity) the two trackers agree on nearly every voiced frame."""
+    pytest.importorskip("pyworld")
+    from bench import voice as bench
+    from models.speech_sources import resample
+
+    harvest = np.array([100.0, 100.0, 0.0, 200.0, 150.0, 120.0])
+    check = np.array([100.5, 0.0, 100.0, 100.0, 150.0 * 2 ** (60 / 1200), 120.0 * 2 ** (-40 / 1200), 99.0])
+    assert bench.unambiguous(harvest, check).tolist() == [100.0, 0.0, 0.0, 0.0, 0.0, 120.0]
+    glide = resample(glottal_glide(1.0).astype(np.float64), RATE, bench.ANALYSIS_RATE)
+    harvest, check = bench.f0_hz(glide), bench.f0_check_hz(glide)
+    assert len(check) == len(harvest)
+    voiced = harvest > 0
+    kept = bench.unambiguous(harvest, check) > 0
+    assert voiced.sum() > 150 and kept[voiced].mean() > 0.9
+
+
 def test_the_voice_benchmark_lines_each_output_up_by_its_measured_delay():
     """bench/voice.py's ``measured_delay``: speech-like bursts, the output the same bursts a known
     number of samples later (and quieter, with a faint hiss) or earlier, is found within a
