@@ -290,6 +290,29 @@ def test_the_voice_benchmark_scores_unambiguous_frames_by_the_input_alone():
     assert voiced.sum() > 150 and kept[voiced].mean() > 0.9
 
 
+def test_the_voice_benchmark_measures_only_the_metrics_asked_for():
+    """``bench/voice.py --metrics pitch``: every setting measures pitch only (the pitch steps and
+    the defaults), and the summary and the table say "not measured" for WER and DNSMOS."""
+    from bench import voice as bench
+
+    style = load_style(shipped_styles_dir() / "feminine.onnx")
+    everything = bench.settings_for(style, quick=True)
+    assert {m for s in everything for m in s.metrics} == {"pitch", "wer", "dnsmos"}
+    settings = bench.settings_for(style, quick=True, metrics=("pitch",))
+    assert all(s.metrics == {"pitch"} for s in settings)
+    assert sorted(s.pitch_st for s in settings if not s.is_defaults) == [-7.0, -5.0, 5.0, 7.0]
+    assert sum(s.is_defaults for s in settings) == 1
+    measured = [{"label": s.label, "is_defaults": s.is_defaults, "expected_pitch_st": s.pitch_st,
+                 "params": {"pitch": s.pitch_st}, "pitch": bench.pitch_summary(np.array([3.0, -4.0]), s.pitch_st)}
+                for s in settings]
+    frames = (np.array([3.0, -4.0]), np.zeros(2))
+    summary = bench.summarise_style(measured, [(frames, frames)] * len(measured), {"metrics": ["pitch"]}, True)
+    assert summary["wer_worst"] is None and summary["dnsmos_dry"] is None and summary["dnsmos_drop"] is None
+    assert summary["pitch_overall"]["median_abs_cents"] == pytest.approx(3.5)
+    row = bench.table([{"style": "x", "offline": True, "latency": None, "cost": None, "summary": summary}], {})
+    assert row.splitlines()[-1].endswith("| 3.5 / 0.0% / 0.0% | 3.5 / 0.0% / 0.0% | not measured | not measured |")
+
+
 def test_the_voice_benchmark_lines_each_output_up_by_its_measured_delay():
     """bench/voice.py's ``measured_delay``: speech-like bursts, the output the same bursts a known
     number of samples later (and quieter, with a faint hiss) or earlier, is found within a
