@@ -236,12 +236,17 @@ def import_pyworld():
 _PYWORLD = None
 
 
-def f0_hz(audio_16k: np.ndarray) -> np.ndarray:
-    """f0 per 5 ms frame (0 where unvoiced), WORLD's Harvest on 16 kHz audio."""
+def pyworld():
+    """pyworld (``import_pyworld``), imported once, on first use."""
     global _PYWORLD
     if _PYWORLD is None:
         _PYWORLD = import_pyworld()
-    f0, _ = _PYWORLD.harvest(np.ascontiguousarray(audio_16k, dtype=np.float64), ANALYSIS_RATE,
+    return _PYWORLD
+
+
+def f0_hz(audio_16k: np.ndarray) -> np.ndarray:
+    """f0 per 5 ms frame (0 where unvoiced), WORLD's Harvest on 16 kHz audio."""
+    f0, _ = pyworld().harvest(np.ascontiguousarray(audio_16k, dtype=np.float64), ANALYSIS_RATE,
                              f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=F0_FRAME_MS)
     return f0
 
@@ -249,12 +254,9 @@ def f0_hz(audio_16k: np.ndarray) -> np.ndarray:
 def f0_check_hz(audio_16k: np.ndarray) -> np.ndarray:
     """f0 per 5 ms frame (0 where unvoiced) by a second tracker, independent of Harvest: WORLD's
     DIO refined by StoneMask, on 16 kHz audio (the same frame grid as ``f0_hz``)."""
-    global _PYWORLD
-    if _PYWORLD is None:
-        _PYWORLD = import_pyworld()
     x = np.ascontiguousarray(audio_16k, dtype=np.float64)
-    f0, times = _PYWORLD.dio(x, ANALYSIS_RATE, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=F0_FRAME_MS)
-    return _PYWORLD.stonemask(x, f0, times, ANALYSIS_RATE)
+    f0, times = pyworld().dio(x, ANALYSIS_RATE, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=F0_FRAME_MS)
+    return pyworld().stonemask(x, f0, times, ANALYSIS_RATE)
 
 
 def unambiguous(f0_hz_track: np.ndarray, f0_check_track: np.ndarray) -> np.ndarray:
