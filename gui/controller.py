@@ -37,6 +37,9 @@ from realtime.live.remote import RemoteHost
 
 Listener = Callable[[str, object], None]
 #: a progress line of ``stylerack train match`` (not on a terminal): "... [####......] stage"
+#: the files ``stylerack train match --name NAME`` writes (models.match_run.MATCH_FILES; the
+#: window does not import models, which would load torch)
+MATCH_FILES = ("onnx", "json", "png")
 PROGRESS_LINE = re.compile(r"\[([#.]{10,})\] (.+)$")
 
 
@@ -126,8 +129,10 @@ class Controller:
         except StyleRackError:
             return None
 
-    def user_style_path(self, name: str) -> Path:
-        return user_styles_dir() / f"{name}.onnx"
+    def match_files_present(self, name: str) -> list[Path]:
+        """The files of ``stylerack train match --name NAME`` already in the user styles folder
+        (matching would refuse to replace any of them without overwrite)."""
+        return [path for suffix in MATCH_FILES if (path := user_styles_dir() / f"{name}.{suffix}").exists()]
 
     def match_reference(self, references: list[str], source: str | None, name: str, overwrite: bool = False,
                         progress=None) -> dict:

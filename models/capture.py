@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from models.outputs import style_outputs
+from models.outputs import TRAINED_FILES, style_outputs
 from realtime.errors import AudioFileError, StyleRackError
 
 MAX_DELAY_SECONDS = 0.25
@@ -113,7 +113,7 @@ def run_capture(
     if steps < 1:
         raise CaptureError(f"--steps must be at least 1, got {steps}")
     out_dir = Path(out_dir)
-    style_path = style_outputs(out_dir, name, ("onnx", "pt", "loss.png", "report.json"), overwrite, CaptureError)["onnx"]
+    paths = style_outputs(out_dir, name, TRAINED_FILES, overwrite, CaptureError)
     pair = check_pair(Path(dry_path), Path(wet_path))
     (fit_dry, fit_wet), (val_dry, val_wet) = split(pair)
     model = build(arch)
@@ -134,14 +134,14 @@ def run_capture(
             "date": datetime.date.today().isoformat(),
         },
     }
-    export = export_style(model, manifest, style_path)
-    save_checkpoint(model, manifest, out_dir / f"{name}.pt")
-    plot_history(history, out_dir / f"{name}.loss.png", f"{name} ({arch})")
+    export = export_style(model, manifest, paths["onnx"])
+    save_checkpoint(model, manifest, paths["pt"])
+    plot_history(history, paths["loss.png"], f"{name} ({arch})")
     report = {
-        "style": str(style_path), "validation_esr": history.best_val_esr, "delay_samples": pair.delay_samples,
+        "style": str(paths["onnx"]), "validation_esr": history.best_val_esr, "delay_samples": pair.delay_samples,
         "steps": steps, "training_seconds": history.seconds, "size_bytes": export.size_bytes,
         "torch_vs_onnx_max_abs": export.torch_vs_onnx_max_abs, "real_time_factor": export.real_time_factor,
         "loss": history.loss[:: max(1, len(history.loss) // 200)], "val_steps": history.val_steps, "val_esr": history.val_esr,
     }
-    (out_dir / f"{name}.report.json").write_text(json.dumps(report, indent=2) + "\n")
+    paths["report.json"].write_text(json.dumps(report, indent=2) + "\n")
     return report

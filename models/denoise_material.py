@@ -71,6 +71,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from models.speech_floor import floor_removed
 from models.speech_sources import HARVARD_SENTENCES, flite_say, read_mono
 
 RATE = 48000
@@ -181,14 +182,29 @@ def rms(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(audio))))
 
 
-def trimmed(audio: np.ndarray, rate: int = RATE, margin_s: float = 0.030) -> np.ndarray:
-    """``audio`` cut to its first and last 10 ms frame within GATE_DB of the loudest, plus margins."""
+def trim_span(audio: np.ndarray, rate: int = RATE, margin_s: float = 0.030) -> slice:
+    """From ``audio``'s first to its last 10 ms frame within GATE_DB of the loudest, plus margins."""
     energies = frame_energies(audio, rate)
     loud = np.flatnonzero(energies >= energies.max() * 10 ** (-GATE_DB / 10))
     if not len(loud):
-        return audio
+        return slice(0, len(audio))
     frame, margin = int(FRAME_S * rate), int(margin_s * rate)
-    return audio[max(loud[0] * frame - margin, 0): min((loud[-1] + 1) * frame + margin, len(audio))]
+    return slice(max(loud[0] * frame - margin, 0), min((loud[-1] + 1) * frame + margin, len(audio)))
+
+
+def trimmed(audio: np.ndarray, rate: int = RATE, margin_s: float = 0.030) -> np.ndarray:
+    """``audio`` cut to its first and last 10 ms frame within GATE_DB of the loudest, plus margins."""
+    return audio[trim_span(audio, rate, margin_s)]
+
+
+def unit_of(recording: np.ndarray, without_floor: bool = False) -> np.ndarray:
+    """A speech unit: ``recording`` trimmed; with ``without_floor``, a (2, n) array whose second
+    row is the same span of the recording with its own steady background taken out
+    (``models.speech_floor``, estimated on the whole recording): a training target."""
+    span = trim_span(recording)
+    if not without_floor:
+        return recording[span]
+    return np.stack([recording[span], floor_removed(recording)[span]])
 
 
 def looped(audio: np.ndarray, length: int, start: int, rate: int = RATE) -> np.ndarray:
@@ -205,17 +221,17 @@ def looped(audio: np.ndarray, length: int, start: int, rate: int = RATE) -> np.n
 
 # ---- speech -----------------------------------------------------------------------------------
 
-def klettres_units(languages: Sequence[str]) -> dict[str, np.ndarray]:
+def klettres_units(languages: Sequence[str], without_floor: bool = False) -> dict[str, np.ndarray]:
     if not KLETTRES.is_dir():
         raise Missing(f"{KLETTRES}: not installed (apt-get install klettres-data)")
     units = {}
     for language in languages:
         for path in sorted((KLETTRES / language).glob("*/*.ogg")):
-            units[f"klettres/{language}/{path.parent.name}/{path.stem}"] = trimmed(read_mono(str(path)))
+            units[f"klettres/{language}/{path.parent.name}/{path.stem}"] = unit_of(read_mono(str(path)), without_floor)
     return units
 
 
-def fillets_units(speakers: Sequence[str]) -> dict[str, np.ndarray]:
+def fillets_units(speakers: Sequence[str], without_floor: bool = False) -> dict[str, np.ndarray]:
     folders = sorted(FILLETS_SOUND.glob("elk/*"))
     if not folders:
         raise Missing(f"{FILLETS_SOUND}/elk: not installed (apt-get install fillets-ng-data)")
@@ -223,11 +239,11 @@ def fillets_units(speakers: Sequence[str]) -> dict[str, np.ndarray]:
     for folder in folders:
         for speaker in speakers:
             for path in sorted(folder.glob(f"deu-{speaker}-*.ogg")):
-                units[f"fillets/elk/{speaker}/{path.stem}"] = trimmed(read_mono(str(path)))
+                units[f"fillets/elk/{speaker}/{path.stem}"] = unit_of(read_mono(str(path)), without_floor)
     return units
 
 
-def flite_units(voices: Sequence[str], indices: Sequence[int]) -> dict[str, np.ndarray]:
+def flite_units(voices: Sequence[str], indices: Sequence[int], without_floor: bool = False) -> dict[str, np.ndarray]:
     """flite reading HARVARD_SENTENCES[indices] in each voice (into a temporary folder)."""
     if shutil.which("flite") is None:
         raise Missing("flite: not installed (apt-get install flite)")
@@ -237,11 +253,11 @@ def flite_units(voices: Sequence[str], indices: Sequence[int]) -> dict[str, np.n
             for index in indices:
                 path = Path(folder) / f"{voice}-{index}.wav"
                 flite_say(voice, HARVARD_SENTENCES[index], path)
-                units[f"flite/{voice}/{index:02d}"] = trimmed(read_mono(str(path)))
+                units[f"flite/{voice}/{index:02d}"] = unit_of(read_mono(str(path)), without_floor)
     return units
 
 
-def gcin_units() -> dict[str, np.ndarray]:
+def gcin_units(without_floor: bool = False) -> dict[str, np.ndarray]:
     if not GCIN_VOICE.is_dir():
         raise Missing(f"{GCIN_VOICE}: not installed (apt-get install gcin-voice)")
     units = {}
@@ -249,11 +265,11 @@ def gcin_units() -> dict[str, np.ndarray]:
         for take in GCIN_TAKES:
             path = folder / f"{take}.ogg"
             if path.is_file():
-                units[f"gcin/{take}/{folder.name}"] = trimmed(read_mono(str(path)))
+                units[f"gcin/{take}/{folder.name}"] = unit_of(read_mono(str(path)), without_floor)
     return units
 
 
-def festival_units(indices: Sequence[int]) -> dict[str, np.ndarray]:
+def festival_units(indices: Sequence[int], without_floor: bool = False) -> dict[str, np.ndarray]:
     """Each FESTIVAL_VOICES voice reading HARVARD_SENTENCES[indices] (into a temporary folder)."""
     text2wave = shutil.which("text2wave")
     if text2wave is None:
@@ -273,12 +289,13 @@ def festival_units(indices: Sequence[int]) -> dict[str, np.ndarray]:
                 if result.returncode != 0 or "error" in result.stderr.lower() or not path.is_file():
                     raise Missing(f"festival voice {voice}: failed ({result.stderr.strip()[-200:]}); "
                                   "apt-get install festival festvox-italp16k festvox-czech-dita festvox-ca-ona-hts")
-                units[f"festival/{name}/{index:02d}"] = trimmed(read_mono(str(path)))
+                units[f"festival/{name}/{index:02d}"] = unit_of(read_mono(str(path)), without_floor)
     return units
 
 
-def speech_units(split: str) -> dict[str, np.ndarray]:
-    """Every speech unit of ``split`` ("test" or "train"), name -> trimmed mono float64 at 48 kHz."""
+def speech_units(split: str, without_floor: bool = False) -> dict[str, np.ndarray]:
+    """Every speech unit of ``split`` ("test" or "train"), name -> trimmed mono float64 at 48 kHz
+    (with ``without_floor``, a (2, n) array: as recorded, and without its background; ``unit_of``)."""
     if split == "test":
         languages, speakers, voices, indices = TEST_KLETTRES_LANGUAGES, TEST_FILLETS_SPEAKERS, TEST_FLITE_VOICES, \
             TEST_SENTENCE_INDICES
@@ -288,9 +305,10 @@ def speech_units(split: str) -> dict[str, np.ndarray]:
         speakers = tuple(s for s in ("l", "p") if s not in TEST_FILLETS_SPEAKERS)
         voices = tuple(v for v in FLITE_VOICES if v not in TEST_FLITE_VOICES)
         indices = [i for i in range(len(HARVARD_SENTENCES)) if i not in TEST_SENTENCE_INDICES]
-    units = {**klettres_units(languages), **fillets_units(speakers), **flite_units(voices, indices)}
+    units = {**klettres_units(languages, without_floor), **fillets_units(speakers, without_floor),
+             **flite_units(voices, indices, without_floor)}
     if split == "train":
-        units.update({**gcin_units(), **festival_units(indices)})
+        units.update({**gcin_units(without_floor), **festival_units(indices, without_floor)})
     assert all(split_of(name) == split for name in units), "the loaders and split_of disagree"
     return units
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from models.denoise_train import SEGMENT_S, VALIDATION_LANGUAGES, Material, exam
 from models.export import export_style, load_checkpoint, save_checkpoint
 from models.timbre_recipes import read_target_folder
 from models.train import plot_history
-from models.outputs import style_outputs
+from models.outputs import TRAINED_FILES, output_paths, style_outputs
 from realtime.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,22 +68,21 @@ def make_denoise_style(name: str = NAME, steps: int | None = None, progress=None
     """Train (or, ``evaluate_only``, reload) and export the speech-denoise style; returns its report."""
     if name not in DENOISE_RECIPES:
         raise KeyError(f"unknown restoration recipe '{name}' (recipes: {', '.join(DENOISE_RECIPES)})")
-    checkpoint = CHECKPOINTS_DIR / f"{name}.pt"
+    paths = output_paths(CHECKPOINTS_DIR, name, style_dir=out_dir)
     if evaluate_only:
-        model, manifest = load_checkpoint(checkpoint)
+        model, manifest = load_checkpoint(paths["pt"])
         manifest["description"] = DENOISE_RECIPES[name]
     else:
         model, history = train(steps or STEPS, BATCH, progress)
         weights = sum(p.numel() for p in model.parameters())
         manifest = denoise_manifest(name, weights, steps or STEPS, history.seconds, history.best_val_esr)
         CHECKPOINTS_DIR.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(model, manifest, checkpoint)  # first: an export failure keeps the training
-        plot_history(history, CHECKPOINTS_DIR / f"{name}.loss.png", f"{name} ({ARCH})",
-                     metric="compressed-spectrum loss", reference=None)
-    export = export_style(model, manifest, Path(out_dir) / f"{name}.onnx")
+        save_checkpoint(model, manifest, paths["pt"])  # first: an export failure keeps the training
+        plot_history(history, paths["loss.png"], f"{name} ({ARCH})", metric="compressed-spectrum loss", reference=None)
+    export = export_style(model, manifest, paths["onnx"])
     report = {"name": name, **{k: manifest["provenance"][k] for k in ("training_steps", "training_seconds",
                                                                         "best_validation_loss")}, **export.numbers()}
-    (CHECKPOINTS_DIR / f"{name}.report.json").write_text(json.dumps(report, indent=2) + "\n")
+    paths["report.json"].write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -111,10 +111,11 @@ def split_noise(recordings: list, folder: Path) -> tuple[list, list]:
     return train_parts, held_out
 
 
-def score_on_noise(models: dict, speech: dict, noises: list, seed: int = 11) -> dict:
+def score_on_noise(models: dict, validation: Material, noises: list, seed: int = 11) -> dict:
     """Mean SI-SDR (dB) of each model's output (and of the noisy input) on SCORE_ITEMS mixtures of
-    validation speakers and ``noises`` at SCORE_SNRS_DB."""
-    material = Material(speech, noises)
+    the validation speakers' speech and ``noises`` at SCORE_SNRS_DB (against the targets, which
+    are without their recordings' background: ``models/denoise_train.py``)."""
+    material = replace(validation, noises=noises)
     length = int(SEGMENT_S * RATE) // HOP * HOP
     results: dict[str, list[float]] = {"noisy": [], **{name: [] for name in models}}
     for k in range(SCORE_ITEMS):
@@ -135,36 +136,36 @@ def adapt_to_noise(folder: Path, name: str, out_dir: Path, overwrite: bool = Fal
     """A new restoration style: the shipped speech-denoise, trained on for ``steps`` with the
     noise recordings in ``folder``; writes NAME.onnx, NAME.pt, NAME.report.json, NAME.loss.png."""
     out_dir = Path(out_dir)
-    style_path = style_outputs(out_dir, name, ("onnx", "pt", "loss.png", "report.json"), overwrite,
-                               new_folder_ok=True)["onnx"]
+    paths = style_outputs(out_dir, name, TRAINED_FILES, overwrite, new_folder_ok=True)
     recordings = read_target_folder(folder)
     train_noise, held_out_noise = split_noise(recordings, Path(folder))
-    base, _ = load_checkpoint(CHECKPOINTS_DIR / f"{NAME}.pt")
-    adapted, _ = load_checkpoint(CHECKPOINTS_DIR / f"{NAME}.pt")
+    shipped = output_paths(CHECKPOINTS_DIR, NAME)["pt"]
+    base, _ = load_checkpoint(shipped)
+    adapted, _ = load_checkpoint(shipped)
     stage("reading the training speech and noise")
     general, validation = load_material()
     repeats = max(1, int(round(USER_NOISE_SHARE / (1 - USER_NOISE_SHARE) * len(general.noises) / len(train_noise))))
     own_noise = [n.astype(np.float32) for n in train_noise]
-    mixed = Material(general.speech, own_noise * repeats + general.noises)
-    before = score_on_noise({"shipped": base}, validation.speech, held_out_noise)
+    mixed = replace(general, noises=own_noise * repeats + general.noises)
+    before = score_on_noise({"shipped": base}, validation, held_out_noise)
     # the checkpoint kept is the best on validation speakers in the user's noise (its training
     # part: the held-out part is only for the report); chosen on the general validation noise,
     # it was the least adapted one
-    own_validation = Material(validation.speech, own_noise)
+    own_validation = replace(validation, noises=own_noise)
     adapted.train()
     adapted, history = train(steps, progress=progress, material=(mixed, own_validation), model=adapted,
                              learning_rate=ADAPT_LEARNING_RATE, validate_every=max(steps // 6, 1))
-    after = score_on_noise({"adapted": adapted}, validation.speech, held_out_noise)
+    after = score_on_noise({"adapted": adapted}, validation, held_out_noise)
     weights = sum(p.numel() for p in adapted.parameters())
     manifest = denoise_manifest(name, weights, steps, history.seconds, history.best_val_esr)
     manifest["description"] = f"{DENOISE_RECIPES[NAME]} Adapted to the noise in '{Path(folder).name}'."
     manifest["provenance"]["source"] += f", adapted to {len(recordings)} noise recording(s) in '{Path(folder).name}'"
     manifest["provenance"]["recipe"] = f"stylerack train denoise --noise {Path(folder).name} --name {name}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(adapted, manifest, out_dir / f"{name}.pt")
-    plot_history(history, out_dir / f"{name}.loss.png", f"{name} (adapted {ARCH})", metric="compressed-spectrum loss",
+    save_checkpoint(adapted, manifest, paths["pt"])
+    plot_history(history, paths["loss.png"], f"{name} (adapted {ARCH})", metric="compressed-spectrum loss",
                  reference=None)
-    export = export_style(adapted, manifest, style_path)
+    export = export_style(adapted, manifest, paths["onnx"])
     report = {
         "name": name, "noise_recordings": len(recordings),
         "noise_seconds": round(sum(len(r) for r in recordings) / RATE, 1),
@@ -173,5 +174,5 @@ def adapt_to_noise(folder: Path, name: str, out_dir: Path, overwrite: bool = Fal
         "held_out_snrs_db": list(SCORE_SNRS_DB), "steps": steps, "training_seconds": round(history.seconds, 1),
         **export.numbers(),
     }
-    (out_dir / f"{name}.report.json").write_text(json.dumps(report, indent=2) + "\n")
+    paths["report.json"].write_text(json.dumps(report, indent=2) + "\n")
     return report

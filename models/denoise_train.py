@@ -12,6 +12,10 @@ An example: 0.1-0.4 s of silence, then units of one speaker with 0.05-0.4 s gaps
 SEGMENT_S; in a room (a synthetic exponentially decaying response, RT60 0.15-0.8 s) for
 ROOM_SHARE of them, where the target keeps the direct sound and the first 50 ms only; its
 active level -45..-15 dBFS; one or two noises at SNR -5..25 dB (no speech in NOISE_ONLY_SHARE).
+The input's speech is the units as recorded; with TARGETS_WITHOUT_FLOOR the target's is the same
+units with their recording's own steady background taken out (``models/speech_floor.py``): many
+of the recordings carry one 20-35 dB under the voice (KLettres' Malayalam, Hungarian, Hebrew,
+Arabic...), and a target that keeps it teaches the network to keep noise that sounds like it.
 
 The loss (``spectral_loss``) compares compressed magnitude spectra (magnitude^0.3, as the
 DNS-challenge systems do: it weighs the quiet parts of speech more than a plain MSE would),
@@ -46,29 +50,39 @@ TRAIN_SEED = 7
 VALIDATION_SEED_BASE = 500_000  # generated noise seeds for validation (train split, never trained on)
 COMPRESS = 0.3
 SDR_WEIGHT = 0.001  # per dB of SI-SDR, against the compressed-magnitude MSE (about 0.03)
+TARGETS_WITHOUT_FLOOR = True
 OVER_SUPPRESSION_WEIGHT = 3.0  # weight of the magnitude error where the output is below the target (speech lost)
 
 
 @dataclass
 class Material:
-    speech: dict[str, list[np.ndarray]]  # speaker -> units
+    speech: dict[str, list[np.ndarray]]  # speaker -> units as recorded (the noisy input's speech)
     noises: list[np.ndarray]  # noise segments to cut from (recorded clips and generated pool)
+    targets: dict[str, list[np.ndarray]] | None = None  # speaker -> the same units without their
+    # recording's own background (the targets); None: the units as recorded
 
 
-def _by_speaker(units: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
+def _by_speaker(units: dict[str, np.ndarray], row: int | None = None) -> dict[str, list[np.ndarray]]:
     speakers: dict[str, list[np.ndarray]] = {}
     for name, audio in units.items():
-        speakers.setdefault(dm.speaker_of(name), []).append(audio.astype(np.float32))
+        speakers.setdefault(dm.speaker_of(name), []).append((audio if row is None else audio[row]).astype(np.float32))
     return speakers
 
 
-def load_material(progress: Callable[[str], None] = lambda _: None) -> tuple[Material, Material]:
-    """(training material, validation material)."""
-    progress("reading speech")
-    units = dm.speech_units("train")
+def load_material(progress: Callable[[str], None] = lambda _: None,
+                  without_floor: bool = TARGETS_WITHOUT_FLOOR) -> tuple[Material, Material]:
+    """(training material, validation material); ``without_floor``: targets without their
+    recordings' own background (see the module docstring)."""
+    progress("reading speech" + (" and taking its recordings' background out of the targets" if without_floor else ""))
+    units = dm.speech_units("train", without_floor)
     validation_names = {n for n in units if n.split("/")[:2] in (["klettres", lang] for lang in VALIDATION_LANGUAGES)}
-    train = _by_speaker({n: a for n, a in units.items() if n not in validation_names})
-    validation = _by_speaker({n: units[n] for n in sorted(validation_names)})  # sorted: a set's order changes run to run
+    as_recorded, target = (0, 1) if without_floor else (None, None)
+    train_units = {n: a for n, a in units.items() if n not in validation_names}
+    validation_units = {n: units[n] for n in sorted(validation_names)}  # sorted: a set's order changes run to run
+    train = _by_speaker(train_units, as_recorded)
+    validation = _by_speaker(validation_units, as_recorded)
+    train_targets = _by_speaker(train_units, target) if without_floor else None
+    validation_targets = _by_speaker(validation_units, target) if without_floor else None
     progress("reading noise")
     recorded = [dm.trimmed(c.audio).astype(np.float32) for c in dm.opensfx_clips()
                 if len(c.audio) and dm.split_of(f"opensfx/{c.index}") == "train" and len(dm.trimmed(c.audio)) >= 0.5 * RATE]
@@ -76,7 +90,7 @@ def load_material(progress: Callable[[str], None] = lambda _: None) -> tuple[Mat
     progress("making noise")
     generated = [_generated(k, length, train) for k in range(NOISE_POOL)]
     val_noise = [_generated(VALIDATION_SEED_BASE + k, length, validation) for k in range(VALIDATION_ITEMS)]
-    return Material(train, recorded + generated), Material(validation, val_noise)
+    return Material(train, recorded + generated, train_targets), Material(validation, val_noise, validation_targets)
 
 
 def _generated(seed: int, length: int, speech: dict[str, list[np.ndarray]]) -> np.ndarray:
@@ -101,17 +115,21 @@ def room_response(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return whole, early
 
 
-def _speech(material: Material, rng: np.random.Generator, length: int) -> np.ndarray:
+def _speech(material: Material, rng: np.random.Generator, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(speech as recorded, its target): units of one speaker with gaps."""
     speakers = sorted(material.speech)
-    units = material.speech[speakers[int(rng.integers(len(speakers)))]]
-    parts = [np.zeros(int(rng.uniform(0.1, 0.4) * RATE), np.float32)]
-    total = len(parts[0])
+    speaker = speakers[int(rng.integers(len(speakers)))]
+    units = material.speech[speaker]
+    targets = (material.speech if material.targets is None else material.targets)[speaker]
+    lead = np.zeros(int(rng.uniform(0.1, 0.4) * RATE), np.float32)
+    parts, target_parts, total = [lead], [lead], len(lead)
     while total < length:
-        unit = units[int(rng.integers(len(units)))]
+        k = int(rng.integers(len(units)))
         gap = np.zeros(int(rng.uniform(0.05, 0.4) * RATE), np.float32)
-        parts += [unit, gap]
-        total += len(unit) + len(gap)
-    return np.concatenate(parts)[:length]
+        parts += [units[k], gap]
+        target_parts += [targets[k], gap]
+        total += len(units[k]) + len(gap)
+    return np.concatenate(parts)[:length], np.concatenate(target_parts)[:length]
 
 
 def _noise(material: Material, rng: np.random.Generator, length: int) -> np.ndarray:
@@ -128,8 +146,7 @@ def example(material: Material, rng: np.random.Generator, length: int, snr_db: f
             room: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(noisy, target), float32 mono at 48 kHz, ``length`` samples; the SNR and whether in a room
     are drawn unless given."""
-    speech = _speech(material, rng, length).astype(np.float64)
-    target = speech
+    speech, target = (part.astype(np.float64) for part in _speech(material, rng, length))
     in_room = rng.random() < ROOM_SHARE
     if in_room if room is None else room:
         whole, early = room_response(rng)

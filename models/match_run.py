@@ -24,6 +24,8 @@ from models.match import (
 )
 from models.outputs import style_outputs
 
+MATCH_FILES = ("onnx", "json", "png")  # what train_match writes: the style, the fit, the spectra plot
+
 THIRD_OCTAVES_HZ = tuple(1000 * 2 ** (k / 3) for k in range(-10, 11))  # 100 Hz .. 10 kHz
 
 
@@ -51,7 +53,7 @@ def train_match(references: Sequence[str], source: str | None, name: str, out_di
                 progress=None) -> dict:
     from models.export import export_style
 
-    paths = style_outputs(Path(out_dir), name, ("onnx", "json", "png"), overwrite)
+    paths = style_outputs(Path(out_dir), name, MATCH_FILES, overwrite)
     started = time.perf_counter()
     refs = [read_mono(r, "reference", MIN_REFERENCE_SECONDS) for r in references]
     src = read_mono(source, "source") if source else None

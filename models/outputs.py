@@ -9,6 +9,18 @@ from pathlib import Path
 
 from realtime.errors import ConfigError, StyleRackError
 
+TRAINED_FILES = ("onnx", "pt", "loss.png", "report.json")  # what a trainer writes: style, checkpoint, loss curve, report
+
+
+def output_paths(out_dir: Path, name: str, suffixes: Sequence[str] = TRAINED_FILES,
+                 style_dir: Path | None = None) -> dict[str, Path]:
+    """``{suffix: out_dir / f"{name}.{suffix}"}``, unchecked (``style_outputs`` checks them); the
+    style (``onnx``) in ``style_dir`` when given (a shipped style's checkpoint is kept apart)."""
+    paths = {suffix: Path(out_dir) / f"{name}.{suffix}" for suffix in suffixes}
+    if style_dir is not None and "onnx" in paths:
+        paths["onnx"] = Path(style_dir) / f"{name}.onnx"
+    return paths
+
 
 def style_outputs(out_dir: Path, name: str, suffixes: Sequence[str], overwrite: bool,
                   error: type[StyleRackError] = ConfigError, new_folder_ok: bool = False) -> dict[str, Path]:
@@ -23,7 +35,7 @@ def style_outputs(out_dir: Path, name: str, suffixes: Sequence[str], overwrite: 
         raise error(f"{out_dir}: is a file, not an output folder")
     if not out_dir.exists() and not new_folder_ok:
         raise error(f"{out_dir}: output folder does not exist")
-    paths = {suffix: out_dir / f"{name}.{suffix}" for suffix in suffixes}
+    paths = output_paths(out_dir, name, suffixes)
     for path in paths.values():
         if path.exists() and not overwrite:
             raise error(f"{path}: already exists (choose another --name, or --overwrite)")

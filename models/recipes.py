@@ -19,6 +19,7 @@ import numpy as np
 from models import material
 from models.arch import build
 from models.export import export_style, load_checkpoint, save_checkpoint
+from models.outputs import output_paths
 from models.train import Example, Progress, TrainConfig, evaluate_esr, plot_history, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,9 +174,9 @@ def make_style(
     recipe = RECIPES[name]
     eval_set = _examples(recipe, material.build("eval", data_dir), recipe.eval_knobs)
     stress_set = _examples(recipe, material.build("eval", data_dir, test_signals_only=True), recipe.eval_knobs)
-    checkpoint = CHECKPOINTS_DIR / f"{recipe.name}.pt"
+    paths = output_paths(CHECKPOINTS_DIR, recipe.name, style_dir=STYLES_DIR)
     if evaluate_only:
-        model, saved = load_checkpoint(checkpoint)
+        model, saved = load_checkpoint(paths["pt"])
         history = None
         steps, seconds = saved["provenance"]["training_steps"], saved["provenance"]["training_seconds"]
     else:
@@ -214,12 +215,11 @@ def make_style(
         },
     }
     CHECKPOINTS_DIR.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(model, manifest, checkpoint)  # first: an export failure keeps the training
+    save_checkpoint(model, manifest, paths["pt"])  # first: an export failure keeps the training
     if history:
-        plot_history(history, CHECKPOINTS_DIR / f"{recipe.name}.loss.png", f"{recipe.name} ({recipe.arch})")
-    export = export_style(model, manifest, STYLES_DIR / f"{recipe.name}.onnx")
-    previous = CHECKPOINTS_DIR / f"{recipe.name}.report.json"
-    best_val = history.best_val_esr if history else json.loads(previous.read_text())["best_val_esr"]
+        plot_history(history, paths["loss.png"], f"{recipe.name} ({recipe.arch})")
+    export = export_style(model, manifest, paths["onnx"])
+    best_val = history.best_val_esr if history else json.loads(paths["report.json"].read_text())["best_val_esr"]
     report = {
         "name": recipe.name,
         "eval_esr": eval_esr,
@@ -229,5 +229,5 @@ def make_style(
         "training_seconds": seconds,
         **export.numbers(),
     }
-    (CHECKPOINTS_DIR / f"{recipe.name}.report.json").write_text(json.dumps(report, indent=2) + "\n")
+    paths["report.json"].write_text(json.dumps(report, indent=2) + "\n")
     return report

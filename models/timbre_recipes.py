@@ -25,7 +25,7 @@ from models.timbre_train import (
     TimbreConfig, analyse, onset_latency, pitch_error_cents, render, sound_distance, train_timbre,
 )
 from models.train import Progress, plot_history
-from models.outputs import style_outputs
+from models.outputs import TRAINED_FILES, output_paths, style_outputs
 from realtime.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,15 +64,15 @@ def manifest_for(name: str, description: str, transpose_default: float, latency:
     }
 
 
-def _finish(model: TimbreModel, manifest: dict, history, out_dir: Path, style_path: Path, extra: dict) -> dict:
-    """Checkpoint first (an export failure keeps the training), then the plot, style and report."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _finish(model: TimbreModel, manifest: dict, history, paths: dict[str, Path], extra: dict) -> dict:
+    """Checkpoint first (an export failure keeps the training), then the plot, style and report
+    (``paths``: ``models.outputs.TRAINED_FILES`` by suffix)."""
+    paths["pt"].parent.mkdir(parents=True, exist_ok=True)
     name = manifest["name"]
-    checkpoint = out_dir / f"{name}.pt"
-    save_checkpoint(model, manifest, checkpoint)
+    save_checkpoint(model, manifest, paths["pt"])
     if history is not None:
-        plot_history(history, out_dir / f"{name}.loss.png", f"{name} (timbre)", metric="MSS distance", reference=None)
-    export = export_style(model, manifest, style_path)
+        plot_history(history, paths["loss.png"], f"{name} (timbre)", metric="MSS distance", reference=None)
+    export = export_style(model, manifest, paths["onnx"])
     report = {
         "name": name,
         **extra,
@@ -80,7 +80,7 @@ def _finish(model: TimbreModel, manifest: dict, history, out_dir: Path, style_pa
         "latency_ms": round(manifest["latency_samples"] / RATE * 1000, 2),
         **export.numbers(),
     }
-    (out_dir / f"{name}.report.json").write_text(json.dumps(report, indent=2) + "\n")
+    paths["report.json"].write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -88,10 +88,10 @@ def make_timbre_style(name: str, steps: int | None = None, progress: Progress | 
                       data_dir: Path = DATA_DIR, evaluate_only: bool = False) -> dict:
     """Re-create a shipped instrument from scratch (or re-measure and re-export its checkpoint)."""
     recipe = TIMBRE_RECIPES[name]
-    checkpoint = CHECKPOINTS_DIR / f"{name}.pt"
+    paths = output_paths(CHECKPOINTS_DIR, name, style_dir=STYLES_DIR)
     history = None
     if evaluate_only:
-        model, saved = load_checkpoint(checkpoint)
+        model, saved = load_checkpoint(paths["pt"])
         steps, seconds = saved["provenance"]["training_steps"], saved["provenance"]["training_seconds"]
     else:
         model = TimbreModel()
@@ -125,7 +125,7 @@ def make_timbre_style(name: str, steps: int | None = None, progress: Progress | 
     extra = {"held_out_sound": sound, "pitch_following": following, "steps": steps, "training_seconds": seconds}
     if history is not None:
         extra["best_val_mss"] = history.best_val_esr
-    return _finish(model, manifest, history, CHECKPOINTS_DIR, STYLES_DIR / f"{name}.onnx", extra)
+    return _finish(model, manifest, history, paths, extra)
 
 
 def read_target_folder(folder: Path) -> list[np.ndarray]:
@@ -151,8 +151,7 @@ def read_target_folder(folder: Path) -> list[np.ndarray]:
 
 def train_from_folder(folder: Path, name: str, steps: int, out_dir: Path, overwrite: bool,
                       transpose_default: float = 0.0, progress: Progress | None = None) -> dict:
-    style_path = style_outputs(Path(out_dir), name, ("onnx", "pt", "loss.png", "report.json"), overwrite,
-                               new_folder_ok=True)["onnx"]
+    paths = style_outputs(Path(out_dir), name, TRAINED_FILES, overwrite, new_folder_ok=True)
     model = TimbreModel()
     recordings = [analyse(model, audio) for audio in read_target_folder(folder)]
     voiced = sum(float((r.confidence > 0.65).sum()) for r in recordings) * HOP / RATE
@@ -179,4 +178,4 @@ def train_from_folder(folder: Path, name: str, steps: int, out_dir: Path, overwr
         provenance["mss_distance_harmonic_baseline"] = round(sound["baseline_mss"], 4)
     manifest = manifest_for(name, f"Timbre transfer to '{name}' (trained from your recordings).", transpose_default, latency, provenance)
     extra = {"held_out_sound": sound, "pitched_seconds": round(voiced, 1), "steps": steps, "training_seconds": history.seconds}
-    return _finish(model, manifest, history, Path(out_dir), style_path, extra)
+    return _finish(model, manifest, history, paths, extra)

@@ -325,6 +325,31 @@ def test_match_a_reference_fits_saves_and_plays_the_style(window, qtbot, tmp_pat
     assert engine_names(c) == ["like-demo"]  # still playing what it had
 
 
+def test_match_a_reference_asks_before_replacing_any_file_it_would_write(window, qtbot, tmp_path, monkeypatch):
+    """A stray NAME.json (no NAME.onnx) in the user's styles folder: the dialog names it and asks;
+    answered No, nothing runs and the file is kept."""
+    from PyQt6.QtWidgets import QMessageBox
+
+    from gui.widgets import match_dialog
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    folder = window.controller.add_styles_folder()
+    (folder / "mine.json").write_text("the user's notes")
+    asked = []
+    monkeypatch.setattr(match_dialog.QMessageBox, "question",
+                        lambda parent, title, text: asked.append(text) or QMessageBox.StandardButton.No)
+    dialog = window.match_reference()
+    dialog.references.setText(str(tmp_path / "reference.wav"))
+    dialog.name.setText("mine")
+    dialog.start()
+    assert len(asked) == 1 and "mine.json" in asked[0] and "mine.onnx" not in asked[0]
+    assert dialog.fit.isEnabled() and (folder / "mine.json").read_text() == "the user's notes"
+    dialog.name.setText("free")
+    dialog.start()
+    assert len(asked) == 1  # nothing of 'free' there: no question, the fit runs (and refuses the missing file)
+    qtbot.waitUntil(lambda: "no such reference file" in dialog.status.text(), timeout=30_000)
+
+
 def test_voice_styles_have_their_category_and_knobs_in_whole_steps(window, qtbot):
     """The shipped voice styles are in the browser under 'voice'; pitch moves in semitones and
     formant in half semitones, as their manifests' ``step`` says."""

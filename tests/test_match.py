@@ -330,3 +330,12 @@ def test_the_match_benchmark_centroid_is_deepafx_st_s_mean_over_frames():
     half[bench.RATE:] = 0.0
     assert bench.centroid_hz(tone) == pytest.approx(1000.0, rel=0.02)
     assert bench.centroid_hz(half) == pytest.approx(0.5 * bench.centroid_hz(tone), rel=0.05)
+
+
+def test_the_window_knows_which_files_matching_writes():
+    """The window (which never imports models) asks before replacing the files of
+    ``train match``; its list must be the trainer's."""
+    from gui.controller import MATCH_FILES as WINDOW_LIST
+    from models.match_run import MATCH_FILES
+
+    assert WINDOW_LIST == MATCH_FILES

@@ -90,8 +90,11 @@ class MatchDialog(QDialog):
             self.status.setText("choose at least one reference and a name")
             return
         overwrite = False
-        if self.controller.user_style_path(name).exists():
-            answer = QMessageBox.question(self, "Match a reference", f"A style named '{name}' exists. Replace it?")
+        present = self.controller.match_files_present(name)
+        if present:
+            files = ", ".join(path.name for path in present)
+            answer = QMessageBox.question(self, "Match a reference",
+                                          f"Your styles folder already has {files}. Replace {'it' if len(present) == 1 else 'them'}?")
             if answer != QMessageBox.StandardButton.Yes:
                 return
             overwrite = True
