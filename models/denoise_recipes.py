@@ -113,8 +113,8 @@ def split_noise(recordings: list, folder: Path) -> tuple[list, list]:
 
 def score_on_noise(models: dict, validation: Material, noises: list, seed: int = 11) -> dict:
     """Mean SI-SDR (dB) of each model's output (and of the noisy input) on SCORE_ITEMS mixtures of
-    the validation speakers' speech and ``noises`` at SCORE_SNRS_DB (against the targets, which
-    are without their recordings' background: ``models/denoise_train.py``)."""
+    the validation speakers' speech and ``noises`` at SCORE_SNRS_DB, scored against the validation
+    material's targets."""
     material = replace(validation, noises=noises)
     length = int(SEGMENT_S * RATE) // HOP * HOP
     results: dict[str, list[float]] = {"noisy": [], **{name: [] for name in models}}

@@ -62,8 +62,8 @@ OVER_SUPPRESSION_WEIGHT = 3.0  # weight of the magnitude error where the output 
 class Material:
     speech: dict[str, list[np.ndarray]]  # speaker -> units as recorded (the noisy input's speech)
     noises: list[np.ndarray]  # noise segments to cut from (recorded clips and generated pool)
-    targets: dict[str, list[np.ndarray]] | None = None  # speaker -> the same units without their
-    # recording's own background (the targets); None: the units as recorded
+    targets: dict[str, list[np.ndarray]] | None = None  # speaker -> each unit's target (the same
+    # unit without its recording's background); None: the units as recorded are their own targets
 
 
 def _by_speaker(units: dict[str, np.ndarray], row: int | None = None) -> dict[str, list[np.ndarray]]:
