@@ -9,7 +9,8 @@ from pathlib import Path
 
 from realtime.errors import ConfigError, StyleRackError
 
-TRAINED_FILES = ("onnx", "pt", "loss.png", "report.json")  # what a trainer writes: style, checkpoint, loss curve, report
+#: what a trainer writes: the style, its checkpoint, the loss curve, the report
+TRAINED_FILES = ("onnx", "pt", "loss.png", "report.json")
 
 
 def output_paths(out_dir: Path, name: str, suffixes: Sequence[str] = TRAINED_FILES,

@@ -4,7 +4,9 @@ The speech the denoiser learns from was recorded by people in ordinary rooms: ma
 languages (Malayalam, Hungarian, Hebrew, Arabic, Spanish...) carry a background 20-35 dB under
 the voice, which a target keeps. The idea was that this teaches the denoiser to keep noise like
 it; trained on targets without it, the style was no better (``models/denoise_train.py``'s
-TARGETS_WITHOUT_FLOOR, off, and its docstring give the numbers). ``floor_removed`` estimates the background's spectrum from the recording's quietest frames and
+TARGETS_WITHOUT_FLOOR, off, and its docstring give the numbers).
+
+``floor_removed`` estimates the background's spectrum from the recording's quietest frames and
 takes it out with an over-subtracting Wiener gain (OVER_SUBTRACTION) that never falls below
 FLOOR_GAIN_DB, the power smoothed over 3 frames and 5 bins before and the gain after, so what is
 left of the background is faint speckle rather than musical tones. Offline (it looks ahead):

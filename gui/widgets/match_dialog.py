@@ -92,9 +92,9 @@ class MatchDialog(QDialog):
         overwrite = False
         present = self.controller.match_files_present(name)
         if present:
-            files = ", ".join(path.name for path in present)
+            files, them = ", ".join(path.name for path in present), "it" if len(present) == 1 else "them"
             answer = QMessageBox.question(self, "Match a reference",
-                                          f"Your styles folder already has {files}. Replace {'it' if len(present) == 1 else 'them'}?")
+                                          f"Your styles folder already has {files}. Replace {them}?")
             if answer != QMessageBox.StandardButton.Yes:
                 return
             overwrite = True
