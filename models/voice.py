@@ -62,9 +62,9 @@ LATENCY = 992
 HALF_OUT = 480  # the longest grain half-length, output samples
 HALF_IN = LATENCY - HALF_OUT - 4  # the longest grain half-length, input samples (cubic taps stay in the past)
 UNVOICED_PERIOD = 256  # divides LATENCY - HALF_OUT: at no shift, marks align and the delay is exactly LATENCY
-MIN_PERIOD = 43  # output f0 at most 1116 Hz
+MIN_PERIOD = 64  # output f0 at most 750 Hz
 MAX_PERIOD = 800  # input f0 at least 60 Hz
-MARKS_PER_FRAME = 3  # HOP / MIN_PERIOD, rounded up
+MARKS_PER_FRAME = 2  # HOP / MIN_PERIOD, rounded up
 SMOOTHING = 5  # frames: the median of the tracker's periods that both phases follow
 LAG = SMOOTHING // 2  # frames: the analysis phase is that far behind the input, for the median
 #: frames by which the synthesis follows the smoothed period later than the analysis phase does:
@@ -82,6 +82,7 @@ CONTINUE_FRAMES = 60  # 160 ms
 ROBOT_HZ = 164.81  # E3
 WHISPER_PERIOD = 192.0  # mean grain spacing while whispering (4 ms)
 MAX_GAIN = 2.0
+MIN_REACH = 1e-3  # cycles: below it the later mark is never read
 #: the tracker's octave-down check (``models.pitch``): octave errors on the voice bench's
 #: clips (pitch -5 and +5, Harvest) 5.4% -> 4.4% of voiced frames, median error 10.8 -> 10.2 cents
 SUBHARMONIC_RATIO = 0.5
@@ -345,10 +346,13 @@ class VoiceModel(nn.Module):
         centre = (generated + HALF_OUT).reshape(batch, -1)  # output time of each grain's centre, [B, M]
         valid = valid.reshape(batch, -1)
 
-        # each grain's analysis mark: the whole cycle of the analysis phase nearest to
-        # centre - LATENCY that the grain's read-ahead allows (the nearest one below for long
-        # periods: the delay is then up to one period longer); unvoiced: the one below, which
-        # at no shift is exactly at centre - LATENCY
+        # each grain's two analysis marks: the whole cycles of the analysis phase either side of
+        # its value at centre - LATENCY, cross-faded by where the phase lies between them (a
+        # voiced grain is the input interpolated between two periods, so the output changes from
+        # one period to the next as smoothly as the input does, rather than repeating or skipping
+        # a whole period); the later mark only as far as the grain's read-ahead allows (for long
+        # periods it takes over later, and alone: the delay is then up to one period longer);
+        # unvoiced: the earlier mark alone, which at no shift is exactly at centre - LATENCY
         formant = torch.pow(2.0, params[:, 1:2].to(torch.float64) / 12.0)
         if self.personal is not None:  # per grain, from its frame's
             formant = (formant * torch.pow(2.0, formant_st / 12.0)).repeat_interleave(MARKS_PER_FRAME, dim=1)
@@ -357,20 +361,32 @@ class VoiceModel(nn.Module):
         wanted = centre - LATENCY
         phase_wanted, period_wanted = self._phase_at(bounds, wanted, with_period=True)
         slack = (HALF_IN - torch.minimum(period_wanted, longest_in)) / period_wanted
-        ahead = torch.where(grain_voiced, slack.clamp(0.0, 0.5), torch.zeros_like(slack))
-        cycle = torch.floor(phase_wanted + ahead)
-        below = (bounds[:, None, :] <= cycle[..., None]).sum(dim=2) - 1
-        mark_edge = below.clamp(0, bounds.shape[1] - 2)
-        lower, upper = bounds.gather(1, mark_edge), bounds.gather(1, mark_edge + 1)
-        mark = edge_times[mark_edge] + (cycle - lower) / (upper - lower) * HOP  # input time
-        analysis_period = HOP / (upper - lower)
+        reach = slack.clamp(MIN_REACH, 1.0)  # cycles the later mark may lie ahead of the phase
+        earlier_cycle = torch.floor(phase_wanted)
+        later = ((phase_wanted - earlier_cycle - (1.0 - reach)) / reach).clamp(0.0, 1.0)
+        later = torch.where(grain_voiced, later, torch.zeros_like(later))  # the later mark's weight
+        cycles = torch.stack([earlier_cycle, earlier_cycle + 1.0], dim=2)  # [B, M, 2]
+        below = (bounds[:, None, None, :] <= cycles[..., None]).sum(dim=3) - 1
+        mark_edge = below.clamp(0, bounds.shape[1] - 2).reshape(batch, -1)
+        lower = bounds.gather(1, mark_edge).reshape(cycles.shape)
+        upper = bounds.gather(1, mark_edge + 1).reshape(cycles.shape)
+        marks = edge_times[mark_edge].reshape(cycles.shape) + (cycles - lower) / (upper - lower) * HOP  # input times
+        periods = HOP / (upper - lower)
+        # the later mark only where the grain's own frame has it in full: its whole grain is in the
+        # input, and its cycle within the analysis phase known then (LAG frames before the frame's
+        # end), so that any block size reads the same input and the same marks
+        frame_end = (torch.floor(generated / HOP) + 1).reshape(batch, -1) * HOP
+        known = self._phase_at(bounds, frame_end - LAG * HOP)
+        readable = (marks[..., 1] + torch.minimum(periods[..., 1], longest_in) <= frame_end - 3) & (cycles[..., 1] <= known)
+        later = torch.where(readable, later, torch.zeros_like(later))
+        analysis_period = periods[..., 0] + later * (periods[..., 1] - periods[..., 0])
+        last_mark = torch.where(later > 0, marks[..., 1], marks[..., 0])  # the latest input a grain reads is around it
 
         # voiced: one analysis period either side (PSOLA); unvoiced: one output spacing either
         # side, so the windows add up to exactly one whatever the formant shift. Never past the
         # end of the grain's own frame (so any block size reads the same input).
-        frame_end = (torch.floor(generated / HOP) + 1).reshape(batch, -1) * HOP
         half_in = torch.minimum(torch.where(grain_voiced, analysis_period, UNVOICED_PERIOD * formant), longest_in)
-        half_in = torch.minimum(half_in, frame_end - mark - 3)
+        half_in = torch.minimum(half_in, frame_end - last_mark - 3)
         if self.mode == "whisper":
             half_in = torch.minimum(analysis_period * (1 - 0.5 * weight.repeat_interleave(MARKS_PER_FRAME, dim=1)), longest_in)
         half_out = half_in / formant
@@ -388,8 +404,10 @@ class VoiceModel(nn.Module):
         span = (lead.to(x.dtype)[..., None] + self.grain_offsets.to(x.dtype)) / half_out.to(x.dtype)[..., None]
         window = (0.5 + 0.5 * torch.cos(math.pi * span.clamp(-1.0, 1.0))) * gain.to(x.dtype)[..., None]
         buffer = torch.cat([history, x], dim=1)
-        start = mark + formant * lead + HISTORY  # buffer index read at the grain's first sample
-        grains = _cubic(buffer, start[..., None] + formant[..., None] * self.grain_offsets) * window
+        start = marks + (formant * lead + HISTORY)[..., None]  # buffer index read at the grain's first sample, [B, M, 2]
+        both = _cubic(buffer, start[..., None] + (formant[..., None] * self.grain_offsets)[:, :, None, :])
+        weight_later = later.to(x.dtype)[..., None]
+        grains = (both[:, :, 0] + weight_later * (both[:, :, 1] - both[:, :, 0])) * window
         accumulator = torch.cat([carry, torch.zeros(batch, samples, dtype=x.dtype, device=x.device)], dim=1)
         index = (first.to(torch.int64)[..., None] + self.grain_steps).clamp(0, accumulator.shape[1] - 1).reshape(batch, -1)
         accumulator = accumulator.scatter_add(1, index, grains.reshape(batch, -1))
