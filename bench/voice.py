@@ -149,8 +149,9 @@ MEASURABLE_HZ = (1.1 * F0_FLOOR_HZ, F0_CEIL_HZ / 1.1)
 #: a style's output is lined up with its input by the median over a setting's clips of the delay
 #: measured on each (the energy envelopes' cross-correlation, in ENVELOPE_MS frames, searched this
 #: far around the declared latency): the declared latency of a voice style is its *onset*
-#: latency, and its grains lag more (aligned by the declared 928 samples instead, feminine's pitch error read 1-3 cents
-#: higher and its DNSMOS drop 0.04 lower than aligned at its grains' 992)
+#: latency, which differs from how late its grains are (with the nearest mark alone, feminine
+#: declared 928 samples; aligned by that instead of its grains' 992, its pitch error read 1-3
+#: cents higher and its DNSMOS drop 0.04 lower)
 ALIGN_SEARCH_MS = (-10.0, 20.0)
 ENVELOPE_MS = 1.0
 METRICS = ("pitch", "wer", "dnsmos")

@@ -22,22 +22,32 @@ How it works, per frame of ``HOP`` = 128 samples (48 kHz):
   missed the input's x 2^(pitch/12) by 15.6 cents median (Harvest on 8 flite sentences and 4
   Fish Fillets lines at pitch -7, -5, +5, +7), with this delay by 10.5 (1 frame 12.3, 3 frames
   12.6); WORLD's own shift measures 10.6 there.
-- A grain is the input around the analysis mark nearest its own time minus ``LATENCY``,
-  Hann-windowed over one analysis period either side, read at 2^(formant / 12) times the speed
-  (cubic interpolation): that scales its spectral envelope, the formants, while the pitch is set
-  by how far apart the grains are placed, so pitch and formant are independent. Grains are
+- A voiced grain is the input around the two analysis marks either side of its own time minus
+  ``LATENCY``, cross-faded by where that time lies between them (the input interpolated between
+  two periods), Hann-windowed over one analysis period either side, read at 2^(formant / 12)
+  times the speed (cubic interpolation): that scales its spectral envelope, the formants, while
+  the pitch is set by how far apart the grains are placed, so pitch and formant are independent.
+  Cross-fading instead of taking the nearest mark: raised, a voice no longer repeats one period
+  in every few and then jumps (lowered, no longer skips one), so its output changes from period
+  to period as smoothly as its input does. On the voice bench's quick clips (16 flite sentences,
+  8 Fish Fillets lines) at pitch +5 / -5: DNSMOS OVRL 2.256 / 2.340 -> 2.274 / 2.385, octave
+  errors on the frames whose f0 is unambiguous 2.11% / 1.97% -> 1.77% / 1.43%, median error
+  13.7 / 8.8 -> 13.0 / 8.4 cents. Grains are
   overlap-added into an accumulator that carries the not-yet-played future. Unvoiced grains
   are one output spacing wide, so their windows add up to exactly one: at formant 0 unvoiced
   sound comes out unchanged, exactly ``LATENCY`` later.
 
 Latency: a grain centred at output time c is placed ``HALF_OUT`` samples before c and reads
-input up to ``HALF_IN`` samples after its analysis mark, which is at most ``LATENCY - HALF_OUT``
-before the present. So at low pitch (below 100 Hz at formant 0) the grains cover less than
-one period either side (with a gain that keeps the level), and for long periods the mark is the
-nearest one *before* c - LATENCY: the delay is then up to half a period longer.
-``LATENCY`` = 992 samples (20.7 ms); a 128-frame block adds 2.7 ms: 23.3 ms in all. Voiced
-sound waits up to half an output period more for its first grain; the styles declare the
-onset latency measured at their default knobs (``models/voice_recipes.py``).
+input up to ``HALF_IN`` samples after c - ``LATENCY``, which is ``LATENCY - HALF_OUT`` before the
+present. So at low pitch (below 100 Hz at formant 0) the grains cover less than
+one period either side (with a gain that keeps the level), and the later of a grain's two marks
+is read only as far ahead as that allows (and only where the grain's own frame holds it whole,
+so any block size reads the same): for long periods it comes in later in the cycle, and the
+delay is up to a period longer. ``LATENCY`` = 992 samples (20.7 ms); a 128-frame block adds
+2.7 ms: 23.3 ms in all. Voiced sound waits up to half an output period more for its first
+grain, and a voiced onset's first grains are cross-faded with the quiet period before it; the
+styles declare the onset latency measured at their default knobs (``models/voice_recipes.py``):
+1024-1056 samples (with the nearest mark alone, as before, 896-1056).
 
 Modes: ``shift`` (pitch and formant); ``robot`` (voiced grains at one fixed pitch, set by the
 pitch knob around ``ROBOT_HZ``, E3); ``whisper`` (voiced grains, each at most half a period long,
@@ -62,9 +72,13 @@ LATENCY = 992
 HALF_OUT = 480  # the longest grain half-length, output samples
 HALF_IN = LATENCY - HALF_OUT - 4  # the longest grain half-length, input samples (cubic taps stay in the past)
 UNVOICED_PERIOD = 256  # divides LATENCY - HALF_OUT: at no shift, marks align and the delay is exactly LATENCY
-MIN_PERIOD = 64  # output f0 at most 750 Hz
+MIN_PERIOD = 43  # input f0 at most 1116 Hz
+#: output f0 at most 750 Hz (a voice at 375 Hz raised an octave; whisper's grains no denser above
+#: pitch +7): two grain slots a frame, which pays for the second read of each grain (at 1116 Hz,
+#: three slots, the styles cost 20-30% more)
+MIN_OUTPUT_PERIOD = 64
 MAX_PERIOD = 800  # input f0 at least 60 Hz
-MARKS_PER_FRAME = 2  # HOP / MIN_PERIOD, rounded up
+MARKS_PER_FRAME = 2  # HOP / MIN_OUTPUT_PERIOD, rounded up
 SMOOTHING = 5  # frames: the median of the tracker's periods that both phases follow
 LAG = SMOOTHING // 2  # frames: the analysis phase is that far behind the input, for the median
 #: frames by which the synthesis follows the smoothed period later than the analysis phase does:
@@ -82,7 +96,7 @@ CONTINUE_FRAMES = 60  # 160 ms
 ROBOT_HZ = 164.81  # E3
 WHISPER_PERIOD = 192.0  # mean grain spacing while whispering (4 ms)
 MAX_GAIN = 2.0
-MIN_REACH = 1e-3  # cycles: below it the later mark is never read
+MIN_REACH = 1e-3  # cycles: the least read-ahead the cross-fade divides by (none: a sharp switch at its end)
 #: the tracker's octave-down check (``models.pitch``): octave errors on the voice bench's
 #: clips (pitch -5 and +5, Harvest) 5.4% -> 4.4% of voiced frames, median error 10.8 -> 10.2 cents
 SUBHARMONIC_RATIO = 0.5
@@ -334,7 +348,7 @@ class VoiceModel(nn.Module):
             period_out = source_period / torch.pow(shift, weight)
         # exactly the input's period where nothing is voiced: the unvoiced marks then fall on
         # exact multiples of half a cycle, so no rounding can move one across a block's edge
-        period_out = torch.where(weight > 0, period_out, source_period).clamp(min=MIN_PERIOD)
+        period_out = torch.where(weight > 0, period_out, source_period).clamp(min=MIN_OUTPUT_PERIOD)
         rate = HOP / period_out  # cycles per frame
         start_phase = _join(synth_phase) + torch.cumsum(rate, dim=1) - rate  # at each frame's start
         end_phase = start_phase[:, -1:] + rate[:, -1:]
@@ -377,7 +391,8 @@ class VoiceModel(nn.Module):
         # end), so that any block size reads the same input and the same marks
         frame_end = (torch.floor(generated / HOP) + 1).reshape(batch, -1) * HOP
         known = self._phase_at(bounds, frame_end - LAG * HOP)
-        readable = (marks[..., 1] + torch.minimum(periods[..., 1], longest_in) <= frame_end - 3) & (cycles[..., 1] <= known)
+        whole = marks[..., 1] + torch.minimum(periods[..., 1], longest_in) <= frame_end - 3
+        readable = whole & (cycles[..., 1] <= known)
         later = torch.where(readable, later, torch.zeros_like(later))
         analysis_period = periods[..., 0] + later * (periods[..., 1] - periods[..., 0])
         last_mark = torch.where(later > 0, marks[..., 1], marks[..., 0])  # the latest input a grain reads is around it
@@ -386,9 +401,9 @@ class VoiceModel(nn.Module):
         # side, so the windows add up to exactly one whatever the formant shift. Never past the
         # end of the grain's own frame (so any block size reads the same input).
         half_in = torch.minimum(torch.where(grain_voiced, analysis_period, UNVOICED_PERIOD * formant), longest_in)
-        half_in = torch.minimum(half_in, frame_end - last_mark - 3)
         if self.mode == "whisper":
             half_in = torch.minimum(analysis_period * (1 - 0.5 * weight.repeat_interleave(MARKS_PER_FRAME, dim=1)), longest_in)
+        half_in = torch.minimum(half_in, frame_end - last_mark - 3)
         half_out = half_in / formant
         spacing = period_out.repeat_interleave(MARKS_PER_FRAME, dim=1)
         gain = torch.sqrt(spacing / half_out).clamp(max=MAX_GAIN) * valid.to(torch.float64)
@@ -404,7 +419,8 @@ class VoiceModel(nn.Module):
         span = (lead.to(x.dtype)[..., None] + self.grain_offsets.to(x.dtype)) / half_out.to(x.dtype)[..., None]
         window = (0.5 + 0.5 * torch.cos(math.pi * span.clamp(-1.0, 1.0))) * gain.to(x.dtype)[..., None]
         buffer = torch.cat([history, x], dim=1)
-        start = marks + (formant * lead + HISTORY)[..., None]  # buffer index read at the grain's first sample, [B, M, 2]
+        # buffer index read at the grain's first sample, from either mark: [B, M, 2]
+        start = marks + (formant * lead + HISTORY)[..., None]
         both = _cubic(buffer, start[..., None] + (formant[..., None] * self.grain_offsets)[:, :, None, :])
         weight_later = later.to(x.dtype)[..., None]
         grains = (both[:, :, 0] + weight_later * (both[:, :, 1] - both[:, :, 0])) * window

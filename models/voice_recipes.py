@@ -45,8 +45,9 @@ VOICE_RECIPES = {
 def onset_latency(model: VoiceModel, recipe: VoiceRecipe) -> int:
     """The latency to declare: ``validate``'s tone-onset delay at the recipe's default knobs,
     measured on the model itself and rounded to 8 samples. A voiced onset waits for its first
-    grain (up to half an output period), so it depends on the pitch knob: unvoiced sound is
-    exactly ``LATENCY`` late, voiced sound around this."""
+    grain (up to half an output period), and its first grains are cross-faded with the quiet
+    period before it, so it depends on the pitch knob: unvoiced sound is exactly ``LATENCY``
+    late, voiced sound around this."""
     params = torch.tensor([[recipe.pitch, recipe.formant]])
 
     def run(audio):

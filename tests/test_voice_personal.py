@@ -78,7 +78,8 @@ def test_a_personal_voice_moves_the_pitch_mean_and_range_to_the_targets(tmp_path
     assert (tmp_path / "mine.json").exists() and report["mapping"]["eq_taps"] > 0
     assert report["torch_vs_onnx_max_abs"] < 1e-4 and report["stream_vs_call_max_abs"] < 1e-5
     # the onset latency (declared, and verified by the export's validate): PSOLA's 992 samples
-    # give or take half a period, plus the EQ's group delay (a minimum-phase FIR's is small, not 0)
+    # give or take half a period, the onset's cross-fade, plus the EQ's group delay (a
+    # minimum-phase FIR's is small, not 0)
     assert 800 <= report["latency_samples"] <= LATENCY + 128
 
     style = load_style(tmp_path / "mine.onnx")
