@@ -377,8 +377,7 @@ class VoiceModel(nn.Module):
         slack = (HALF_IN - torch.minimum(period_wanted, longest_in)) / period_wanted
         reach = slack.clamp(MIN_REACH, 1.0)  # cycles the later mark may lie ahead of the phase
         earlier_cycle = torch.floor(phase_wanted)
-        later = ((phase_wanted - earlier_cycle - (1.0 - reach)) / reach).clamp(0.0, 1.0)
-        later = torch.where(grain_voiced, later, torch.zeros_like(later))  # the later mark's weight
+        later = ((phase_wanted - earlier_cycle - (1.0 - reach)) / reach).clamp(0.0, 1.0)  # the later mark's weight
         cycles = torch.stack([earlier_cycle, earlier_cycle + 1.0], dim=2)  # [B, M, 2]
         below = (bounds[:, None, None, :] <= cycles[..., None]).sum(dim=3) - 1
         mark_edge = below.clamp(0, bounds.shape[1] - 2).reshape(batch, -1)
@@ -393,7 +392,7 @@ class VoiceModel(nn.Module):
         known = self._phase_at(bounds, frame_end - LAG * HOP)
         whole = marks[..., 1] + torch.minimum(periods[..., 1], longest_in) <= frame_end - 3
         readable = whole & (cycles[..., 1] <= known)
-        later = torch.where(readable, later, torch.zeros_like(later))
+        later = torch.where(grain_voiced & readable, later, torch.zeros_like(later))  # unvoiced: the earlier alone
         analysis_period = periods[..., 0] + later * (periods[..., 1] - periods[..., 0])
         last_mark = torch.where(later > 0, marks[..., 1], marks[..., 0])  # the latest input a grain reads is around it
 
