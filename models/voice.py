@@ -112,6 +112,11 @@ STATS_FRAMES = 750.0
 PRIOR_FRAMES_SOURCE = 375.0
 PRIOR_FRAMES_NO_SOURCE = 50.0
 DEVIATION_CAP_ST = 7.0
+#: frames tracked above this f0 do not count toward the input's statistics: no voice speaks
+#: there. The tracker reads a formant's period as the voice's where the voice's own dip is
+#: weak (at 800-1116 Hz: 7.5% of the frames counted on flite's rms), and since the mean, unlike
+#: the spread, has no cap, they moved it by up to 3 semitones (rms's 105 Hz learned as 122 Hz)
+STATS_MAX_F0_HZ = 600.0
 SPREAD_PER_DEVIATION = math.sqrt(math.pi / 2)  # standard deviation / mean absolute deviation, normal
 MIN_SPREAD_ST = 0.5
 RANGE_LIMITS = (0.5, 2.0)
@@ -447,7 +452,8 @@ class VoiceModel(nn.Module):
         mapping = self.personal
         log_f0 = torch.log(RATE / source_period)
         relative = log_f0 - mapping.prior_mean
-        sure = ((weight >= 1.0) & (source_period != UNVOICED_PERIOD)).to(torch.float64)
+        sure = ((weight >= 1.0) & (source_period != UNVOICED_PERIOD)
+                & (source_period >= RATE / STATS_MAX_F0_HZ)).to(torch.float64)
         stats = _join(statistics[:, :4].reshape(-1, 2, 2))
         heard = statistics[:, 4:5].to(torch.float64) + torch.cumsum(sure, dim=1)  # voiced frames so far
         alpha = sure / (mapping.prior_frames + heard.clamp(max=STATS_FRAMES - mapping.prior_frames))

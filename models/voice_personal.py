@@ -36,7 +36,7 @@ from models.pitch import HOP, RATE, PitchLoudness
 from models.timbre_recipes import read_target_folder
 from models.voice import (
     ARCH, DEVIATION_CAP_ST, EQ_TAPS, LEVEL_GATE_DB, SMOOTHING, SPREAD_PER_DEVIATION, SUBHARMONIC_RATIO,
-    PRIOR_FRAMES_SOURCE, VOICED_CONFIDENCE, PersonalMapping, VoiceModel,
+    PRIOR_FRAMES_SOURCE, STATS_MAX_F0_HZ, VOICED_CONFIDENCE, PersonalMapping, VoiceModel,
 )
 from models.voice_recipes import VoiceRecipe, onset_latency, voice_manifest
 from models.outputs import style_outputs
@@ -56,7 +56,8 @@ WELCH_SEGMENT = 2048
 def voiced_log_f0(audio: np.ndarray) -> np.ndarray:
     """Natural log of f0 (Hz) on the frames the style itself calls confidently voiced: the
     tracker's confidence above the voicing threshold and the level above the gate, f0 the
-    median over ``SMOOTHING`` frames as the style follows it."""
+    median over ``SMOOTHING`` frames as the style follows it, at most ``STATS_MAX_F0_HZ`` (as
+    the style counts the input's frames)."""
     tracker = PitchLoudness(subharmonic_ratio=SUBHARMONIC_RATIO)
     frames = len(audio) // HOP
     with torch.no_grad():
@@ -65,7 +66,7 @@ def voiced_log_f0(audio: np.ndarray) -> np.ndarray:
     f0, confidence, loudness = (t[0].double().numpy() for t in (f0, confidence, loudness))
     padded = np.pad(f0, SMOOTHING // 2, mode="edge")
     median = np.median(np.lib.stride_tricks.sliding_window_view(padded, SMOOTHING), axis=1)
-    sure = (confidence > VOICED_CONFIDENCE[1]) & (loudness > LEVEL_GATE_DB)
+    sure = (confidence > VOICED_CONFIDENCE[1]) & (loudness > LEVEL_GATE_DB) & (median <= STATS_MAX_F0_HZ)
     return np.log(median[sure])
 
 
