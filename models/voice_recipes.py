@@ -15,6 +15,7 @@ import torch
 from models.export import ExportError, export_style
 from models.pitch import RATE
 from models.voice import ARCH, FORMANT, HOP, LATENCY, PITCH, VoiceModel
+from realtime.format.manifest import DEFAULT_PROBE_HZ
 from realtime.offline.validate import onset_delay
 
 STYLES_DIR = Path(__file__).resolve().parent.parent / "realtime" / "styles"
@@ -42,7 +43,7 @@ VOICE_RECIPES = {
 }
 
 
-def onset_latency(model: VoiceModel, recipe: VoiceRecipe) -> int:
+def onset_latency(model: VoiceModel, recipe: VoiceRecipe, frequency_hz: float = DEFAULT_PROBE_HZ) -> int:
     """The latency to declare: ``validate``'s tone-onset delay at the recipe's default knobs,
     measured on the model itself and rounded to 8 samples. A voiced onset waits for its first
     grain (up to half an output period), and its first grains are cross-faded with the quiet
@@ -54,7 +55,7 @@ def onset_latency(model: VoiceModel, recipe: VoiceRecipe) -> int:
         with torch.no_grad():
             return model(torch.from_numpy(audio)[None, None], params, chunk=HOP)[0, 0].numpy()
 
-    measured = onset_delay(run, RATE)
+    measured = onset_delay(run, RATE, frequency_hz)
     if measured is None:
         raise ExportError(f"voice style '{recipe.name}': no output for a tone, so no latency to declare")
     return int(8 * round(measured / 8))

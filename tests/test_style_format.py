@@ -91,6 +91,20 @@ def test_manifest_bad_values(tmp_path):
             "strength 2.0 is outside [0.0, 1.0]")
     refused(identity_graph(tmp_path / "h.onnx", sb.manifest("h", latency_probe_params=[0])),
             "'latency_probe_params' must be an object")
+    refused(identity_graph(tmp_path / "i.onnx", sb.manifest("i", latency_probe="onset", latency_probe_hz=5)),
+            "'latency_probe_hz' 5.0 is outside [50, 1000] Hz")
+    refused(identity_graph(tmp_path / "j.onnx", sb.manifest("j", latency_probe="onset", latency_probe_hz="low")),
+            "latency_probe_hz must be a finite number")
+
+
+def test_an_onset_probe_tone_round_trips_and_defaults_to_220_hz():
+    from realtime.format.manifest import parse_manifest
+
+    named = parse_manifest(json.dumps(sb.manifest("k", latency_probe="onset", latency_probe_hz=110)), "k.onnx")
+    assert named.latency_probe_hz == 110.0
+    assert parse_manifest(named.to_json(), "k.onnx").latency_probe_hz == 110.0
+    plain = parse_manifest(json.dumps(sb.manifest("l", latency_probe="onset")), "l.onnx")
+    assert plain.latency_probe_hz == 220.0 and "latency_probe_hz" not in plain.to_json()
 
 
 def test_a_stepped_knob_lands_on_its_steps(tmp_path):

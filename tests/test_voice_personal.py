@@ -16,7 +16,7 @@ from scipy.signal import lfilter, resample_poly
 
 from realtime.engine.runner import StyleRunner
 from realtime.format.style import load_style
-from realtime.offline.validate import run_aligned
+from realtime.offline.validate import onset_delay, run_aligned, run_blocks
 
 RATE = 48000
 FORMANTS_HZ = ((700, 130), (1220, 70), (2600, 160))
@@ -77,15 +77,23 @@ def test_a_personal_voice_moves_the_pitch_mean_and_range_to_the_targets(tmp_path
     report = train_voice(tmp_path / "target", "mine", tmp_path, tmp_path / "source")
     assert (tmp_path / "mine.json").exists() and report["mapping"]["eq_taps"] > 0
     assert report["torch_vs_onnx_max_abs"] < 1e-4 and report["stream_vs_call_max_abs"] < 1e-5
-    # the onset latency (declared, and verified by the export's validate): PSOLA's 992 samples
-    # give or take half a period, the onset's cross-fade, plus the EQ's group delay (a
-    # minimum-phase FIR's is small, not 0)
-    assert 800 <= report["latency_samples"] <= LATENCY + 128
+    # the onset latency (declared, and verified by the export's validate at its probe tone):
+    # PSOLA's 992 samples give or take half a period, the onset's cross-fade, plus the EQ's
+    # group delay (a minimum-phase FIR's is small, not 0); the latest onset over a low tone, a
+    # high one and the source's own mean pitch
+    onsets = report["onset_latency_by_tone"]
+    assert {"110 Hz", "220 Hz"} <= set(onsets) and len(onsets) == 3, onsets
+    assert report["latency_samples"] == max(onsets.values())
+    assert 800 <= min(onsets.values()) and max(onsets.values()) <= LATENCY + 512, onsets
 
     style = load_style(tmp_path / "mine.onnx")
     assert style.manifest.category == "voice"
     runner = StyleRunner(style, max_frames=128)
     runner.set_params([p.default for p in style.manifest.params])
+    # no tone's onset comes later than declared (the engine's runner, 128-frame blocks)
+    for hz in (110.0, 220.0):
+        heard = onset_delay(lambda tone: run_blocks(runner, tone[None, :], 128)[0], RATE, hz)
+        assert heard <= style.manifest.latency_samples + 48, (hz, heard, style.manifest.latency_samples)
     phrase = synthetic_voice(110.0, 3.0, 8.0, seed=3)
     out = run_aligned(runner, phrase, 128)
     target = harvest_log_f0(synthetic_voice(200.0, 1.5, 8.0, seed=4, formant_scale=1.15))

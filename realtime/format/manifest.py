@@ -15,6 +15,7 @@ from realtime.errors import StyleFormatError
 
 MANIFEST_KEY = "stylerack"
 SCHEMA_VERSION = 1
+DEFAULT_PROBE_HZ = 220.0  # the tone of an "onset" latency probe unless the manifest names another
 REQUIRED_FIELDS = (
     "schema",
     "name",
@@ -66,6 +67,9 @@ class StyleManifest:
     #: knob values (by name) at which latency_samples holds exactly (a denoiser at strength 0 is a
     #: pure delay; held back, a frame's noise rings a little before its delayed time)
     latency_probe_params: dict[str, float] = field(default_factory=dict)
+    #: the tone an "onset" probe plays (Hz): a style whose onset depends on the input's pitch
+    #: (a personal voice) declares its latency at the pitch where its onset is latest
+    latency_probe_hz: float = DEFAULT_PROBE_HZ
 
     def probe_values(self) -> list[float]:
         """The knob values ``validate`` measures the latency at: the defaults, less
@@ -100,6 +104,8 @@ class StyleManifest:
             body["latency_probe"] = self.latency_probe
         if self.latency_probe_params:
             body["latency_probe_params"] = dict(self.latency_probe_params)
+        if self.latency_probe_hz != DEFAULT_PROBE_HZ:
+            body["latency_probe_hz"] = self.latency_probe_hz
         return json.dumps(body, sort_keys=False)
 
 
@@ -195,10 +201,21 @@ def parse_manifest(text: str | None, source: str) -> StyleManifest:
         provenance=dict(raw["provenance"]),
         latency_probe=_latency_probe(raw, source),
         latency_probe_params=_latency_probe_params(raw, params, source),
+        latency_probe_hz=_latency_probe_hz(raw, source),
     )
 
 
 LATENCY_PROBES = ("impulse", "onset")
+PROBE_HZ_RANGE = (50.0, 1000.0)
+
+
+def _latency_probe_hz(raw: dict, source: str) -> float:
+    if "latency_probe_hz" not in raw:
+        return DEFAULT_PROBE_HZ
+    value = _number(raw["latency_probe_hz"], "latency_probe_hz", source)
+    if not PROBE_HZ_RANGE[0] <= value <= PROBE_HZ_RANGE[1]:
+        raise _fail(source, f"'latency_probe_hz' {value} is outside [{PROBE_HZ_RANGE[0]:g}, {PROBE_HZ_RANGE[1]:g}] Hz")
+    return value
 
 
 def _latency_probe(raw: dict, source: str) -> str:

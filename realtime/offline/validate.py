@@ -8,7 +8,8 @@
    adds its own noise is still measured). A style that makes new sound from its input's
    features (a timbre style: ``latency_probe: "onset"``) is measured with a tone's onset
    instead: the time from the input's RMS envelope reaching half its steady level to the
-   output's doing so, within ``ONSET_TOLERANCE_S``. Either is measured at the knob values in
+   output's doing so, within ``ONSET_TOLERANCE_S`` (a 220 Hz tone, or the manifest's
+   ``latency_probe_hz``). Either is measured at the knob values in
    ``latency_probe_params`` where the manifest has them (a denoiser at strength 0: a pure delay).
 4. Its cost: median time of one call on a 128-frame block (rounded up to the block
    multiple), as a fraction of that block's duration.
@@ -25,6 +26,7 @@ import numpy as np
 
 from realtime.errors import StyleFormatError, StyleRackError
 from realtime.engine.runner import StyleRunner, round_up
+from realtime.format.manifest import DEFAULT_PROBE_HZ
 from realtime.format.style import Style, load_style
 
 STREAM_BLOCKS = (1, 64, 441, 4096)
@@ -124,7 +126,7 @@ def _half_level_crossing(signal: np.ndarray, window: int, steady: slice) -> int 
     return int(np.argmax(envelope >= 0.5 * level))
 
 
-def onset_delay(run, sample_rate: int, frequency_hz: float = 220.0, level: float = 0.3) -> int | None:
+def onset_delay(run, sample_rate: int, frequency_hz: float = DEFAULT_PROBE_HZ, level: float = 0.3) -> int | None:
     """Samples between a tone's onset at the input and at the output of ``run`` (a function
     from a mono signal to a mono signal), each where its RMS envelope (``ONSET_WINDOW_S``)
     first reaches half its steady level (0.2-0.4 s after the onset). None: no output."""
@@ -142,17 +144,19 @@ def onset_delay(run, sample_rate: int, frequency_hz: float = 220.0, level: float
     return heard - _half_level_crossing(tone, window, steady)
 
 
-def measure_onset_latency(runner: StyleRunner, declared: int, sample_rate: int) -> tuple[int | None, Check]:
+def measure_onset_latency(runner: StyleRunner, declared: int, sample_rate: int,
+                          frequency_hz: float = DEFAULT_PROBE_HZ) -> tuple[int | None, Check]:
     def run(mono: np.ndarray) -> np.ndarray:
         audio = np.repeat(mono[None, :], runner.channels, axis=0)
         return run_blocks(runner, audio, round_up(256, runner.block_multiple)).mean(axis=0)
 
-    measured = onset_delay(run, sample_rate)
+    measured = onset_delay(run, sample_rate, frequency_hz)
     if measured is None:
         return None, Check("declared latency", False, "no output for a tone; latency cannot be measured")
     tolerance = int(ONSET_TOLERANCE_S * sample_rate)
     ok = abs(measured - declared) <= tolerance
-    detail = f"tone onset reaches half level {measured} samples later, declared {declared} (tolerance {tolerance})"
+    detail = (f"{frequency_hz:g} Hz tone's onset reaches half level {measured} samples later, declared {declared} "
+              f"(tolerance {tolerance})")
     return measured, Check("declared latency", ok, detail)
 
 
@@ -186,7 +190,8 @@ def validate(path: str | os.PathLike[str]) -> ValidationReport:
     report.checks.append(check_streaming(runner, rate))
     runner.set_params(style.manifest.probe_values())
     if style.manifest.latency_probe == "onset":
-        _, latency_check = measure_onset_latency(runner, style.manifest.latency_samples, rate)
+        _, latency_check = measure_onset_latency(runner, style.manifest.latency_samples, rate,
+                                                 style.manifest.latency_probe_hz)
     else:
         _, latency_check = measure_latency(runner, style.manifest.latency_samples)
     runner.set_params([p.default for p in style.manifest.params])
@@ -225,8 +230,9 @@ def validate_rack(path: str | os.PathLike[str], styles_dirs=()) -> ValidationRep
     for slot in chain.slots:
         if not slot.empty and slot.style.manifest.latency_probe_params:
             slot.runner.set_params(slot.style.manifest.probe_values())
-    if any(s.style.manifest.latency_probe == "onset" for s in chain.slots if not s.empty):
-        _, latency_check = measure_onset_latency(chain, declared, rate)
+    onset_slots = [s for s in chain.slots if not s.empty and s.style.manifest.latency_probe == "onset"]
+    if onset_slots:  # at the first such slot's probe tone
+        _, latency_check = measure_onset_latency(chain, declared, rate, onset_slots[0].style.manifest.latency_probe_hz)
     else:
         _, latency_check = measure_latency(chain, declared)
     parts = " + ".join(str(s.latency_samples) for s in chain.slots)
