@@ -183,7 +183,8 @@ def train_voice(target_folder: Path, name: str, out_dir: Path, source_folder: Pa
     # a personal voice's onset depends on the input's pitch (a low voice moved up starts later):
     # the latency declared is the latest onset over the probe tones and the source's own mean
     probes = sorted({*PROBE_TONES_HZ, *([round(math.exp(mapping.prior_mean), 1)] if source is not None else [])})
-    onsets = {hz: onset_latency(model, VoiceRecipe(name, "shift", 0.0, 0.0, ""), hz) for hz in probes}
+    recipe = VoiceRecipe(name, "shift", 0.0, 0.0, "")
+    onsets = {hz: onset_latency(model, recipe, hz) for hz in probes}
     probe_hz = max(onsets, key=lambda hz: onsets[hz])
     latency = onsets[probe_hz]
     manifest = manifest_for(name, mapping, latency, str(target_folder), str(source_folder) if source_folder else None)
