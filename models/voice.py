@@ -46,8 +46,8 @@ so any block size reads the same): for long periods it comes in later in the cyc
 delay is up to a period longer. ``LATENCY`` = 992 samples (20.7 ms); a 128-frame block adds
 2.7 ms: 23.3 ms in all. Voiced sound waits up to half an output period more for its first
 grain, and a voiced onset's first grains are cross-faded with the quiet period before it; the
-styles declare the onset latency measured at their default knobs (``models/voice_recipes.py``):
-1024-1056 samples (with the nearest mark alone, as before, 896-1056).
+styles declare the later onset of a 110 Hz and a 220 Hz tone at their default knobs
+(``models/voice_recipes.py``): 1024-1056 samples, at 220 Hz (on 110 Hz 976-992).
 
 Modes: ``shift`` (pitch and formant); ``robot`` (voiced grains at one fixed pitch, set by the
 pitch knob around ``ROBOT_HZ``, E3); ``whisper`` (voiced grains, each at most half a period long,
@@ -390,6 +390,13 @@ class VoiceModel(nn.Module):
         upper = bounds.gather(1, mark_edge + 1).reshape(cycles.shape)
         marks = edge_times[mark_edge].reshape(cycles.shape) + (cycles - lower) / (upper - lower) * HOP  # input times
         periods = HOP / (upper - lower)
+        # an unvoiced grain whose earlier mark lies where the analysis phase ran unvoiced too is
+        # cut at its own time (centre - LATENCY), which at no shift is that mark: where the voicing
+        # gate opens, the synthesis already runs at the shifted spacing while the grains are still
+        # unvoiced, and the earlier mark then lay up to UNVOICED_PERIOD samples back, in the
+        # silence before the voice (a 110 Hz tone raised 6 semitones came out 1278 samples late)
+        own_time = ~grain_voiced & (torch.abs(periods[..., 0] - UNVOICED_PERIOD) < 1e-6)
+        marks = torch.stack([torch.where(own_time, wanted, marks[..., 0]), marks[..., 1]], dim=2)
         # the later mark only where the grain's own frame has it in full: its whole grain is in the
         # input, and its cycle within the analysis phase known then (LAG frames before the frame's
         # end), so that any block size reads the same input and the same marks

@@ -38,7 +38,7 @@ from models.voice import (
     ARCH, DEVIATION_CAP_ST, EQ_TAPS, LEVEL_GATE_DB, SMOOTHING, SPREAD_PER_DEVIATION, SUBHARMONIC_RATIO,
     PRIOR_FRAMES_SOURCE, STATS_MAX_F0_HZ, VOICED_CONFIDENCE, PersonalMapping, VoiceModel,
 )
-from models.voice_recipes import VoiceRecipe, onset_latency, voice_manifest
+from models.voice_recipes import PROBE_TONES_HZ, VoiceRecipe, declared_onset, voice_manifest
 from models.outputs import style_outputs
 from realtime.errors import ConfigError
 
@@ -51,10 +51,6 @@ EQ_BAND_HZ = (80.0, 12000.0)  # measured here; the curve is held beyond
 #: word error rate 38% -> 50%); a narrow-band recording's empty top lies 70 dB and more below
 MEASURED_DB = 60.0
 WELCH_SEGMENT = 2048
-#: tones (Hz) whose onset delay a personal voice's declared latency covers (a low and a high
-#: voice; with a source, its mean f0 as well): on flite's kal -> slt the onset came 1458
-#: samples late on a 110 Hz tone and 1244 on the 220 Hz that every other style is probed at
-PROBE_TONES_HZ = (110.0, 220.0)
 
 
 def voiced_log_f0(audio: np.ndarray) -> np.ndarray:
@@ -182,11 +178,8 @@ def train_voice(target_folder: Path, name: str, out_dir: Path, source_folder: Pa
     model = VoiceModel("shift", mapping).eval()
     # a personal voice's onset depends on the input's pitch (a low voice moved up starts later):
     # the latency declared is the latest onset over the probe tones and the source's own mean
-    probes = sorted({*PROBE_TONES_HZ, *([round(math.exp(mapping.prior_mean), 1)] if source is not None else [])})
-    recipe = VoiceRecipe(name, "shift", 0.0, 0.0, "")
-    onsets = {hz: onset_latency(model, recipe, hz) for hz in probes}
-    probe_hz = max(onsets, key=lambda hz: onsets[hz])
-    latency = onsets[probe_hz]
+    probes = (*PROBE_TONES_HZ, *([round(math.exp(mapping.prior_mean), 1)] if source is not None else []))
+    latency, probe_hz, onsets = declared_onset(model, VoiceRecipe(name, "shift", 0.0, 0.0, ""), probes)
     manifest = manifest_for(name, mapping, latency, str(target_folder), str(source_folder) if source_folder else None)
     manifest["latency_probe_hz"] = probe_hz
     exported = export_style(model, manifest, paths["onnx"], overwrite=True)
