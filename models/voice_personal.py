@@ -38,7 +38,7 @@ from models.voice import (
     ARCH, DEVIATION_CAP_ST, EQ_TAPS, LEVEL_GATE_DB, SMOOTHING, SPREAD_PER_DEVIATION, SUBHARMONIC_RATIO,
     PRIOR_FRAMES_SOURCE, STATS_MAX_F0_HZ, VOICED_CONFIDENCE, PersonalMapping, VoiceModel,
 )
-from models.voice_recipes import PROBE_TONES_HZ, VoiceRecipe, declared_onset, voice_manifest
+from models.voice_recipes import PROBE_TONES_HZ, DeclaredOnset, VoiceRecipe, declared_onset, voice_manifest
 from models.outputs import style_outputs
 from realtime.errors import ConfigError
 
@@ -149,11 +149,11 @@ def fit_personal(target: list[np.ndarray], source: list[np.ndarray] | None, targ
                            PRIOR_FRAMES_SOURCE), report
 
 
-def manifest_for(name: str, mapping: PersonalMapping, latency: int, target_where: str,
+def manifest_for(name: str, mapping: PersonalMapping, onset: DeclaredOnset, target_where: str,
                  source_where: str | None) -> dict:
     description = (f"Moves a voice toward the speaker in '{Path(target_where).name}': pitch statistics, "
                    f"formants{' and spectral envelope' if mapping.eq is not None else ''}.")
-    manifest = voice_manifest(VoiceRecipe(name, "shift", 0.0, 0.0, description), latency)
+    manifest = voice_manifest(VoiceRecipe(name, "shift", 0.0, 0.0, description), onset)
     manifest["provenance"] = {
         "source": "stylerack train voice (pitch-synchronous overlap-add, models/voice.py, with a personal mapping)",
         "architecture": ARCH,
@@ -179,13 +179,10 @@ def train_voice(target_folder: Path, name: str, out_dir: Path, source_folder: Pa
     # a personal voice's onset depends on the input's pitch (a low voice moved up starts later):
     # the latency declared is the latest onset over the probe tones and the source's own mean
     probes = (*PROBE_TONES_HZ, *([round(math.exp(mapping.prior_mean), 1)] if source is not None else []))
-    latency, probe_hz, onsets = declared_onset(model, VoiceRecipe(name, "shift", 0.0, 0.0, ""), probes)
-    manifest = manifest_for(name, mapping, latency, str(target_folder), str(source_folder) if source_folder else None)
-    manifest["latency_probe_hz"] = probe_hz
+    onset = declared_onset(model, VoiceRecipe(name, "shift", 0.0, 0.0, ""), probes)
+    manifest = manifest_for(name, mapping, onset, str(target_folder), str(source_folder) if source_folder else None)
     exported = export_style(model, manifest, paths["onnx"], overwrite=True)
-    report = {"style": str(paths["onnx"]), "mapping": mapping.summary(), **report,
-              "latency_samples": latency, "latency_probe_hz": probe_hz,
-              "onset_latency_by_tone": {f"{hz:g} Hz": samples for hz, samples in onsets.items()},
+    report = {"style": str(paths["onnx"]), "mapping": mapping.summary(), **report, **onset.report(),
               "seconds": round(time.perf_counter() - started, 1), **exported.numbers()}
     paths["json"].write_text(json.dumps(report, indent=2) + "\n")
     return report

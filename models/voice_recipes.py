@@ -68,16 +68,32 @@ def onset_latency(model: VoiceModel, recipe: VoiceRecipe, frequency_hz: float = 
 PROBE_TONES_HZ = (110.0, 220.0)
 
 
-def declared_onset(model: VoiceModel, recipe: VoiceRecipe, tones_hz=PROBE_TONES_HZ) -> tuple[int, float, dict]:
-    """The latency to declare, the tone it was measured on (the latest onset of ``tones_hz``)
-    and every tone's onset (samples): what ``validate`` checks again on the exported style."""
+@dataclass(frozen=True)
+class DeclaredOnset:
+    """What a voice style declares: its latency, the probe tone that latency was measured on
+    (the latest onset of the tones probed) and every tone's onset (samples)."""
+
+    latency_samples: int
+    probe_hz: float
+    by_tone: dict
+
+    def report(self) -> dict:
+        return {"latency_samples": self.latency_samples, "latency_probe_hz": self.probe_hz,
+                "onset_latency_by_tone": {f"{hz:g} Hz": samples for hz, samples in self.by_tone.items()}}
+
+
+def declared_onset(model: VoiceModel, recipe: VoiceRecipe, tones_hz=PROBE_TONES_HZ) -> DeclaredOnset:
+    """The onset to declare: the latest of ``tones_hz``, which ``validate`` checks again on the
+    exported style at that tone."""
     onsets = {float(hz): onset_latency(model, recipe, float(hz)) for hz in sorted(set(tones_hz))}
     probe_hz = max(onsets, key=lambda hz: onsets[hz])
-    return onsets[probe_hz], probe_hz, onsets
+    return DeclaredOnset(onsets[probe_hz], probe_hz, onsets)
 
 
-def voice_manifest(recipe: VoiceRecipe, latency: int = LATENCY) -> dict:
-    return {
+def voice_manifest(recipe: VoiceRecipe, onset: DeclaredOnset | None = None) -> dict:
+    """A voice style's manifest; its latency the declared ``onset`` (the grains' LATENCY without
+    one), with the probe tone named where it is not the default."""
+    manifest = {
         "schema": 1,
         "name": recipe.name,
         "description": recipe.description,
@@ -85,7 +101,7 @@ def voice_manifest(recipe: VoiceRecipe, latency: int = LATENCY) -> dict:
         "sample_rate": RATE,
         "channels": 1,
         "block_multiple": HOP,
-        "latency_samples": latency,
+        "latency_samples": onset.latency_samples if onset is not None else LATENCY,
         "latency_probe": "onset",
         "params": [PITCH | {"default": recipe.pitch}, FORMANT | {"default": recipe.formant}],
         "provenance": {
@@ -96,6 +112,9 @@ def voice_manifest(recipe: VoiceRecipe, latency: int = LATENCY) -> dict:
             "recipe": f"stylerack train recipe {recipe.name}",
         },
     }
+    if onset is not None and onset.probe_hz != DEFAULT_PROBE_HZ:
+        manifest["latency_probe_hz"] = onset.probe_hz
+    return manifest
 
 
 def make_voice_style(name: str, steps=None, progress=None, evaluate_only: bool = False, out_dir: Path = STYLES_DIR) -> dict:
@@ -105,10 +124,6 @@ def make_voice_style(name: str, steps=None, progress=None, evaluate_only: bool =
         raise KeyError(f"unknown voice recipe '{name}' (recipes: {', '.join(VOICE_RECIPES)})")
     recipe = VOICE_RECIPES[name]
     model = VoiceModel(recipe.mode).eval()
-    latency, probe_hz, onsets = declared_onset(model, recipe)
-    manifest = voice_manifest(recipe, latency)
-    if probe_hz != DEFAULT_PROBE_HZ:
-        manifest["latency_probe_hz"] = probe_hz
-    report = export_style(model, manifest, Path(out_dir) / f"{name}.onnx")
-    return {"name": name, "mode": recipe.mode, "latency_samples": latency, "latency_probe_hz": probe_hz,
-            "onset_latency_by_tone": {f"{hz:g} Hz": samples for hz, samples in onsets.items()}, **report.numbers()}
+    onset = declared_onset(model, recipe)
+    report = export_style(model, voice_manifest(recipe, onset), Path(out_dir) / f"{name}.onnx")
+    return {"name": name, "mode": recipe.mode, **onset.report(), **report.numbers()}
