@@ -45,13 +45,16 @@ is read only as far ahead as that allows (and only where the grain's own frame h
 so any block size reads the same): for long periods it comes in later in the cycle, and the
 delay is up to a period longer. ``LATENCY`` = 992 samples (20.7 ms); a 128-frame block adds
 2.7 ms: 23.3 ms in all. Voiced sound waits up to half an output period more for its first
-grain, and a voiced onset's first grains are cross-faded with the quiet period before it; the
-styles declare the later onset of a 110 Hz and a 220 Hz tone at their default knobs
-(``models/voice_recipes.py``): 1024-1056 samples, at 220 Hz (on 110 Hz 976-992).
+grain; a voiced onset's first grains, whose earlier mark still lies in the unvoiced stretch
+before the voice, read the later mark alone (a fade from that mark read the silence before the
+voice: `feminine` started 1166 samples late on a 300 Hz tone). The styles declare the later
+onset of a 110 Hz and a 220 Hz tone at their default knobs (``models/voice_recipes.py``):
+976-992 samples; from 90 to 300 Hz they start within 40 samples of that.
 
 Modes: ``shift`` (pitch and formant); ``robot`` (voiced grains at one fixed pitch, set by the
 pitch knob around ``ROBOT_HZ``, E3); ``whisper`` (voiced grains, each at most half a period long,
-placed at irregular times with random signs: the vocal tract's response with no pitch in it; the
+placed at irregular times with random signs, each scaled to its share of the period's energy so
+that the whisper keeps the voice's level: the vocal tract's response with no pitch in it; the
 pitch knob sets how dense the grains are).
 Randomness is a hash of a frame counter carried in the state, so streaming equals one call.
 """
@@ -95,6 +98,10 @@ CONTINUE_SEMITONES = 1.0
 CONTINUE_FRAMES = 60  # 160 ms
 ROBOT_HZ = 164.81  # E3
 WHISPER_PERIOD = 192.0  # mean grain spacing while whispering (4 ms)
+#: a whisper grain's level correction (``VoiceModel._whisper_level``): at most this gain, and the
+#: energy floor (a share of the expected energy) that keeps a grain read from near silence quiet
+WHISPER_MAX_LEVEL = 4.0
+WHISPER_FLOOR = 0.01
 MAX_GAIN = 2.0
 MIN_REACH = 1e-3  # cycles: the least read-ahead the cross-fade divides by (none: a sharp switch at its end)
 #: the tracker's octave-down check (``models.pitch``): octave errors on the voice bench's
@@ -145,8 +152,14 @@ def _hash_unit(counter: torch.Tensor) -> torch.Tensor:
     """A deterministic pseudo-random number in [0, 1) per integer-valued float64 ``counter``."""
     k = counter.to(torch.int64)
     k = (k * 1103515245 + 12345) % 2147483648
-    k = (k * 1103515245 + 12345) % 2147483648
+    k = (k * k) // 65536 % 2147483648  # the square's middle bits: without it, consecutive counters
+    k = (k * 1103515245 + 12345) % 2147483648  # gave values a constant apart (signs alternated 92% of the time)
     return (k // 65536).to(torch.float64) / 32768.0
+
+
+def _hann(offsets: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
+    """A Hann window of half-length ``half`` (per grain) at ``offsets`` from the grain's centre."""
+    return 0.5 + 0.5 * torch.cos(math.pi * (offsets / half[..., None]).clamp(-1.0, 1.0))
 
 
 def _cubic(buffer: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
@@ -395,7 +408,8 @@ class VoiceModel(nn.Module):
         # gate opens, the synthesis already runs at the shifted spacing while the grains are still
         # unvoiced, and the earlier mark then lay up to UNVOICED_PERIOD samples back, in the
         # silence before the voice (a 110 Hz tone raised 6 semitones came out 1278 samples late)
-        own_time = ~grain_voiced & (torch.abs(periods[..., 0] - UNVOICED_PERIOD) < 1e-6)
+        own_time_mark = torch.abs(periods[..., 0] - UNVOICED_PERIOD) < 1e-6
+        own_time = ~grain_voiced & own_time_mark
         marks = torch.stack([torch.where(own_time, wanted, marks[..., 0]), marks[..., 1]], dim=2)
         # the later mark only where the grain's own frame has it in full: its whole grain is in the
         # input, and its cycle within the analysis phase known then (LAG frames before the frame's
@@ -405,6 +419,9 @@ class VoiceModel(nn.Module):
         whole = marks[..., 1] + torch.minimum(periods[..., 1], longest_in) <= frame_end - 3
         readable = whole & (cycles[..., 1] <= known)
         later = torch.where(grain_voiced & readable, later, torch.zeros_like(later))  # unvoiced: the earlier alone
+        # a voiced grain whose earlier mark still lies where the analysis ran unvoiced (a voiced onset's
+        # first grains): the later mark alone, where it is readable, rather than a fade from the silence
+        later = torch.where(grain_voiced & readable & own_time_mark, torch.ones_like(later), later)
         analysis_period = periods[..., 0] + later * (periods[..., 1] - periods[..., 0])
         last_mark = torch.where(later > 0, marks[..., 1], marks[..., 0])  # the latest input a grain reads is around it
 
@@ -412,29 +429,37 @@ class VoiceModel(nn.Module):
         # side, so the windows add up to exactly one whatever the formant shift. Never past the
         # end of the grain's own frame (so any block size reads the same input).
         half_in = torch.minimum(torch.where(grain_voiced, analysis_period, UNVOICED_PERIOD * formant), longest_in)
+        half_in = torch.minimum(half_in, frame_end - last_mark - 3)
+        whole_out = half_in / formant  # a grain of one analysis period either side: all of the period's energy
         if self.mode == "whisper":
             half_in = torch.minimum(analysis_period * (1 - 0.5 * weight.repeat_interleave(MARKS_PER_FRAME, dim=1)), longest_in)
-        half_in = torch.minimum(half_in, frame_end - last_mark - 3)
+            half_in = torch.minimum(half_in, frame_end - last_mark - 3)
         half_out = half_in / formant
         spacing = period_out.repeat_interleave(MARKS_PER_FRAME, dim=1)
         gain = torch.sqrt(spacing / half_out).clamp(max=MAX_GAIN) * valid.to(torch.float64)
         if self.mode == "whisper":
             slot = frame_index.repeat_interleave(MARKS_PER_FRAME, dim=1) * MARKS_PER_FRAME + self.mark_slots.repeat(frames)[None, :]
-            sign = torch.where(_hash_unit(slot + 7919.0) < 0.5, -1.0, 1.0).to(torch.float64)
-            gain = gain * (1 - weight.repeat_interleave(MARKS_PER_FRAME, dim=1) * (1 - sign))
+            # random signs, half of them flipped where fully voiced: as the voicing fades in, more of the
+            # grains are flipped (a share of weight / 2), each whole, rather than every other grain faded
+            # through zero to its flipped sign (which left a voiced onset 8 dB quiet for 7 ms at 90 Hz)
+            flipped = _hash_unit(slot + 7919.0) < 0.5 * weight.repeat_interleave(MARKS_PER_FRAME, dim=1)
+            gain = gain * torch.where(flipped, -1.0, 1.0).to(torch.float64)
         counter = torch.remainder(counter + frames, 1048576.0)
 
         # the grains, overlap-added into the output's future
         first = torch.floor(centre) - HALF_OUT + 1  # each grain's first output time
         lead = first - centre  # its offset from the grain's centre, in (-HALF_OUT, 1 - HALF_OUT]
-        span = (lead.to(x.dtype)[..., None] + self.grain_offsets.to(x.dtype)) / half_out.to(x.dtype)[..., None]
-        window = (0.5 + 0.5 * torch.cos(math.pi * span.clamp(-1.0, 1.0))) * gain.to(x.dtype)[..., None]
+        offsets = lead.to(x.dtype)[..., None] + self.grain_offsets.to(x.dtype)
+        hann = _hann(offsets, half_out.to(x.dtype))
         buffer = torch.cat([history, x], dim=1)
         # buffer index read at the grain's first sample, from either mark: [B, M, 2]
         start = marks + (formant * lead + HISTORY)[..., None]
         both = _cubic(buffer, start[..., None] + (formant[..., None] * self.grain_offsets)[:, :, None, :])
         weight_later = later.to(x.dtype)[..., None]
-        grains = (both[:, :, 0] + weight_later * (both[:, :, 1] - both[:, :, 0])) * window
+        read = both[:, :, 0] + weight_later * (both[:, :, 1] - both[:, :, 0])
+        if self.mode == "whisper":
+            gain = gain * self._whisper_level(read, hann, offsets, half_out, whole_out, weight)
+        grains = read * (hann * gain.to(x.dtype)[..., None])
         accumulator = torch.cat([carry, torch.zeros(batch, samples, dtype=x.dtype, device=x.device)], dim=1)
         index = (first.to(torch.int64)[..., None] + self.grain_steps).clamp(0, accumulator.shape[1] - 1).reshape(batch, -1)
         accumulator = accumulator.scatter_add(1, index, grains.reshape(batch, -1))
@@ -452,6 +477,28 @@ class VoiceModel(nn.Module):
                 personal.append(joined[:, joined.shape[1] - (len(self.personal.eq) - 1):])
         return (out[:, None, :], fir, pitch_history, history, carry, _split(bounds).reshape(batch, -1),
                 synth_phase, recent, gates, counter, held, since, *personal)
+
+    @staticmethod
+    def _whisper_level(read, hann, offsets, half_out, whole_out, weight):
+        """Per grain, the gain that gives a whisper grain (half an analysis period either side) the
+        energy a grain of its length has on average over the period: how much of the period's
+        energy half a period holds depends on where the mark falls in the cycle (on the pulse or
+        between pulses), and the marks' place in the cycle is wherever the analysis phase began,
+        so without it a steady 110 Hz tone came out 9.4 dB quieter than its input and a 165 Hz
+        one 0.9 dB louder. The period's energy is read through a Hann window one period either
+        side (``whole_out``): such windows a period apart add up to one, so it does not depend on
+        the mark's place. Blended in with the voicing (1 where unvoiced)."""
+        grain = read * hann
+        # one period's energy, wherever the mark is: Hann windows one period apart add up to one
+        period_energy = (read * read * _hann(offsets, whole_out.to(read.dtype))).sum(dim=2)
+        # what the grain's energy should be for the whisper to keep the voice's level: grains with random
+        # signs add in power, so each brings its length's share of the period's energy (a Hann grain's
+        # own energy is 3/4 of that on average: without this the whisper was 1.2 dB quieter)
+        expected = period_energy * (half_out / whole_out).to(read.dtype)
+        energy = (grain * grain).sum(dim=2)
+        level = torch.sqrt((expected + 1e-12) / (energy + WHISPER_FLOOR * expected + 1e-12)).clamp(max=WHISPER_MAX_LEVEL)
+        blend = weight.repeat_interleave(MARKS_PER_FRAME, dim=1)
+        return 1 + blend * (level.to(blend.dtype) - 1)
 
     def _personal_shift(self, source_period: torch.Tensor, weight: torch.Tensor, statistics: torch.Tensor):
         """Per frame: the pitch ratio and the formant shift (semitones) that move the input toward
