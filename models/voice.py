@@ -103,6 +103,12 @@ WHISPER_PERIOD = 192.0  # mean grain spacing while whispering (4 ms)
 WHISPER_MAX_LEVEL = 4.0
 WHISPER_FLOOR = 0.01
 MAX_GAIN = 2.0
+#: the level keeper (``VoiceModel._keep_level``): how long its power averages run (s), the
+#: frames whose grains an output frame holds, and the gain's limits
+LEVEL_SECONDS = 0.1
+LEVEL_RATE = 1 - math.exp(-128 / (LEVEL_SECONDS * 48000))
+LEVEL_FRAMES = 8
+LEVEL_RANGE = (0.25, 4.0)
 MIN_REACH = 1e-3  # cycles: the least read-ahead the cross-fade divides by (none: a sharp switch at its end)
 #: the tracker's octave-down check (``models.pitch``): octave errors on the voice bench's
 #: clips (pitch -5 and +5, Harvest) 5.4% -> 4.4% of voiced frames, median error 10.8 -> 10.2 cents
@@ -266,6 +272,10 @@ class VoiceModel(nn.Module):
             torch.zeros(batch, 1),  # frame counter (randomness)
             torch.zeros(batch, 1),  # the period of the last confidently voiced frame (0: none)
             torch.zeros(batch, 1),  # frames since then
+            torch.zeros(batch, LEVEL_FRAMES),  # the level keeper: the voicing of the last frames
+            torch.zeros(batch, 2 * (LEVEL_FRAMES - 1)),  # the input and output power of the frames before
+            torch.zeros(batch, 2),  # its smoothed input and output power
+            torch.zeros(batch, 1),  # and the gain it applied at the last frame's end, less one
         ]
 
     @staticmethod
@@ -314,7 +324,8 @@ class VoiceModel(nn.Module):
 
     def step(self, audio: torch.Tensor, params: torch.Tensor, *state: torch.Tensor):
         fir, pitch_history, history, carry, bounds_state, synth_phase, recent, gates, counter, held, since = state[:11]
-        personal_state = state[11:]
+        level_voicing, level_frames, level_powers, level_gain = state[11:15]
+        personal_state = state[15:]
         x = audio[:, 0]
         batch, samples = x.shape
         frames = samples // HOP
@@ -463,7 +474,8 @@ class VoiceModel(nn.Module):
         accumulator = torch.cat([carry, torch.zeros(batch, samples, dtype=x.dtype, device=x.device)], dim=1)
         index = (first.to(torch.int64)[..., None] + self.grain_steps).clamp(0, accumulator.shape[1] - 1).reshape(batch, -1)
         accumulator = accumulator.scatter_add(1, index, grains.reshape(batch, -1))
-        out = accumulator[:, :samples]
+        out, level_voicing, level_frames, level_powers, level_gain = self._keep_level(
+            accumulator[:, :samples], buffer, voicing.to(x.dtype), level_voicing, level_frames, level_powers, level_gain)
         carry = accumulator[:, samples:]
         history = buffer[:, buffer.shape[1] - HISTORY :]
         bounds = bounds[:, bounds.shape[1] - PHASE_FRAMES - 1 :]
@@ -476,7 +488,53 @@ class VoiceModel(nn.Module):
                 out = nn.functional.conv1d(joined[:, None, :], self.eq_kernel)[:, 0, :]
                 personal.append(joined[:, joined.shape[1] - (len(self.personal.eq) - 1):])
         return (out[:, None, :], fir, pitch_history, history, carry, _split(bounds).reshape(batch, -1),
-                synth_phase, recent, gates, counter, held, since, *personal)
+                synth_phase, recent, gates, counter, held, since, level_voicing, level_frames, level_powers, level_gain, *personal)
+
+    @staticmethod
+    def _keep_level(out, buffer, voicing, recent_voicing, recent_frames, powers, last_gain):
+        """The output of voiced sound brought to the level of the input it was made from.
+
+        A raised voice loses the input's energy below its new f0, and grains that overlap at a
+        spacing other than the period add partly in power: ``feminine``'s knobs at pitch +6 made
+        flite's rms 2.9 LU quieter, +12 made slt 6.4 LU quieter. Per frame, the power of the
+        output and of the input LATENCY earlier (what its grains were read from), each averaged
+        over the voiced frames (a one-pole average of LEVEL_SECONDS, weighted by the voicing of
+        the most voiced frame whose grains the output frame holds, so unvoiced frames leave it
+        as it is);
+        the gain is the square root of their ratio, within LEVEL_RANGE, applied in proportion to
+        that voicing (so unvoiced sound still passes exactly) and ramped over each frame."""
+        batch, samples = out.shape
+        frames = samples // HOP
+        voicing_all = torch.cat([recent_voicing, voicing], dim=1)
+        # an output frame holds grains made in it and the LEVEL_FRAMES - 1 frames before
+        weight = torch.stack([voicing_all[:, j : j + frames] for j in range(1, LEVEL_FRAMES + 1)], dim=2).mean(dim=2)
+        # the input each output frame was read from: LATENCY earlier, and a frame later (a voiced
+        # onset's grains come up to 100 samples before LATENCY); each power a box average over
+        # LEVEL_FRAMES frames (1024 samples: several periods of any voice, so a period that does not
+        # divide a frame does not make the gain wobble from frame to frame)
+        start = buffer.shape[1] - samples - LATENCY + HOP
+        source = buffer[:, start : start + samples]
+        now = torch.stack([(source * source).reshape(batch, frames, HOP).mean(dim=2),
+                           (out * out).reshape(batch, frames, HOP).mean(dim=2)], dim=2)
+        history = torch.cat([recent_frames.reshape(batch, LEVEL_FRAMES - 1, 2), now], dim=1)
+        power = torch.stack([history[:, j : j + frames] for j in range(LEVEL_FRAMES)], dim=3).mean(dim=3).to(torch.float64)
+        # S[k] = (1 - c[k]) S[k-1] + c[k] p[k], in closed form over the block
+        rate = LEVEL_RATE * weight.to(torch.float64)
+        decayed = torch.cumsum(torch.log1p(-rate), dim=1)  # [B, n]
+        index = torch.arange(frames, device=out.device)
+        later = index[None, :, None] >= index[None, None, :]  # [1, k, i]: i <= k
+        span = torch.where(later, decayed[:, :, None] - decayed[:, None, :], torch.full_like(later, -1e30, dtype=torch.float64))
+        carried = torch.exp(decayed)[..., None] * powers.to(torch.float64)[:, None, :]
+        smoothed = carried + torch.einsum("bki,bic->bkc", torch.exp(span), rate[..., None] * power)
+        gain = torch.sqrt((smoothed[..., 0] + 1e-10) / (smoothed[..., 1] + 1e-10)).clamp(*LEVEL_RANGE)
+        gain = 1 + weight.to(torch.float64) * (gain - 1)
+        previous = torch.cat([last_gain.to(torch.float64) + 1, gain[:, :-1]], dim=1)
+        ramp = (torch.arange(HOP, device=out.device, dtype=torch.float64) + 1) / HOP
+        per_sample = previous[..., None] + (gain - previous)[..., None] * ramp
+        out = out * per_sample.reshape(batch, samples).to(out.dtype)
+        return (out, voicing_all[:, voicing_all.shape[1] - LEVEL_FRAMES :],
+                history[:, history.shape[1] - (LEVEL_FRAMES - 1) :].reshape(batch, -1), smoothed[:, -1].to(powers.dtype),
+                (gain[:, -1:] - 1).to(last_gain.dtype))
 
     @staticmethod
     def _whisper_level(read, hann, offsets, half_out, whole_out, weight):
