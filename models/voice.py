@@ -439,12 +439,11 @@ class VoiceModel(nn.Module):
         # voiced: one analysis period either side (PSOLA); unvoiced: one output spacing either
         # side, so the windows add up to exactly one whatever the formant shift. Never past the
         # end of the grain's own frame (so any block size reads the same input).
-        half_in = torch.minimum(torch.where(grain_voiced, analysis_period, UNVOICED_PERIOD * formant), longest_in)
-        half_in = torch.minimum(half_in, frame_end - last_mark - 3)
-        whole_out = half_in / formant  # a grain of one analysis period either side: all of the period's energy
-        if self.mode == "whisper":
-            half_in = torch.minimum(analysis_period * (1 - 0.5 * weight.repeat_interleave(MARKS_PER_FRAME, dim=1)), longest_in)
-            half_in = torch.minimum(half_in, frame_end - last_mark - 3)
+        in_frame = frame_end - last_mark - 3
+        half_in = torch.minimum(torch.minimum(torch.where(grain_voiced, analysis_period, UNVOICED_PERIOD * formant), longest_in), in_frame)
+        if self.mode == "whisper":  # half a period, and the whole one its level is measured on
+            whole_out = half_in / formant
+            half_in = torch.minimum(torch.minimum(analysis_period * (1 - 0.5 * weight.repeat_interleave(MARKS_PER_FRAME, dim=1)), longest_in), in_frame)
         half_out = half_in / formant
         spacing = period_out.repeat_interleave(MARKS_PER_FRAME, dim=1)
         gain = torch.sqrt(spacing / half_out).clamp(max=MAX_GAIN) * valid.to(torch.float64)
