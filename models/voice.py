@@ -106,7 +106,7 @@ MAX_GAIN = 2.0
 #: the level keeper (``VoiceModel._keep_level``): how long its power averages run (s), the
 #: frames whose grains an output frame holds, and the gain's limits
 LEVEL_SECONDS = 0.1
-LEVEL_RATE = 1 - math.exp(-128 / (LEVEL_SECONDS * 48000))
+LEVEL_RATE = 1 - math.exp(-HOP / (LEVEL_SECONDS * RATE))  # per frame
 LEVEL_FRAMES = 8
 LEVEL_RANGE = (0.25, 4.0)
 MIN_REACH = 1e-3  # cycles: the least read-ahead the cross-fade divides by (none: a sharp switch at its end)
@@ -161,6 +161,12 @@ def _hash_unit(counter: torch.Tensor) -> torch.Tensor:
     k = (k * k) // 65536 % 2147483648  # the square's middle bits: without it, consecutive counters
     k = (k * 1103515245 + 12345) % 2147483648  # gave values a constant apart (signs alternated 92% of the time)
     return (k // 65536).to(torch.float64) / 32768.0
+
+
+def _running_mean(x: torch.Tensor, width: int, count: int) -> torch.Tensor:
+    """[B, width - 1 + count, ...] -> [B, count, ...]: the mean of each ``width`` consecutive rows
+    along dim 1 (slices, not ``unfold``, so that the exported graph has no loop)."""
+    return torch.stack([x[:, j : j + count] for j in range(width)], dim=0).mean(dim=0)
 
 
 def _hann(offsets: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
@@ -506,7 +512,7 @@ class VoiceModel(nn.Module):
         frames = samples // HOP
         voicing_all = torch.cat([recent_voicing, voicing], dim=1)
         # an output frame holds grains made in it and the LEVEL_FRAMES - 1 frames before
-        weight = torch.stack([voicing_all[:, j : j + frames] for j in range(1, LEVEL_FRAMES + 1)], dim=2).mean(dim=2)
+        weight = _running_mean(voicing_all[:, 1:], LEVEL_FRAMES, frames)
         # the input each output frame was read from: LATENCY earlier, and a frame later (a voiced
         # onset's grains come up to 100 samples before LATENCY); each power a box average over
         # LEVEL_FRAMES frames (1024 samples: several periods of any voice, so a period that does not
@@ -516,7 +522,7 @@ class VoiceModel(nn.Module):
         now = torch.stack([(source * source).reshape(batch, frames, HOP).mean(dim=2),
                            (out * out).reshape(batch, frames, HOP).mean(dim=2)], dim=2)
         history = torch.cat([recent_frames.reshape(batch, LEVEL_FRAMES - 1, 2), now], dim=1)
-        power = torch.stack([history[:, j : j + frames] for j in range(LEVEL_FRAMES)], dim=3).mean(dim=3).to(torch.float64)
+        power = _running_mean(history, LEVEL_FRAMES, frames).to(torch.float64)
         # S[k] = (1 - c[k]) S[k-1] + c[k] p[k], in closed form over the block
         rate = LEVEL_RATE * weight.to(torch.float64)
         decayed = torch.cumsum(torch.log1p(-rate), dim=1)  # [B, n]
