@@ -15,6 +15,15 @@ No network and no content encoder: the shipped voices' PSOLA (``models.voice``) 
   both have something to show (elsewhere held, but never a boost), as a minimum-phase FIR (no
   latency). Without a source there is nothing to compare the target with, so no EQ.
 
+Tried on a tuning split (fitted on flite's Harvard sentences 29-40, scored on 21-28; the bench
+uses 1-20), not kept: mel-cepstral distortion reductions for awb->rms, rms->slt, kal->slt and
+slt->kal are 12 / 39 / 40 / 29% as shipped. A formant offset of -1 / +1 semitone on top of the
+rule above gave 10 / 36 / 38 / 28% and 13 / 42 / 38 / 27%: no constant helps every pair, and a
+per-pair choice would gain about a point on average. Two envelopes instead of one, fitted on the
+voiced and on the unvoiced frames apart and blended by voicing (Harvest's, offline), gave 11 / 39
+/ 42 / 30%. A long-term mapping cannot move the phone-by-phone difference between two speakers;
+between two men (awb, rms) that is nearly all of their distance.
+
 Breathiness is not modelled. Refusals, one line naming the folder or file: no recordings, an
 unreadable or silent file, under ``MIN_VOICED_SECONDS`` of voiced speech, an existing output.
 """
