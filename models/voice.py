@@ -163,10 +163,10 @@ def _hash_unit(counter: torch.Tensor) -> torch.Tensor:
     return (k // 65536).to(torch.float64) / 32768.0
 
 
-def _running_mean(x: torch.Tensor, width: int, count: int) -> torch.Tensor:
-    """[B, width - 1 + count, ...] -> [B, count, ...]: the mean of each ``width`` consecutive rows
-    along dim 1 (slices, not ``unfold``, so that the exported graph has no loop)."""
-    return torch.stack([x[:, j : j + count] for j in range(width)], dim=0).mean(dim=0)
+def _windows(x: torch.Tensor, width: int, count: int) -> torch.Tensor:
+    """[B, width - 1 + count, ...] -> [B, count, width, ...]: each ``width`` consecutive rows along
+    dim 1 (slices, not ``unfold``, so that the exported graph has no loop)."""
+    return torch.stack([x[:, j : j + count] for j in range(width)], dim=2)
 
 
 def _hann(offsets: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
@@ -349,7 +349,7 @@ class VoiceModel(nn.Module):
         unset = torch.full_like(recent, float(UNVOICED_PERIOD))
         periods = torch.cat([torch.where(recent > 0, recent, unset), period_in], dim=1)
         recent = periods[:, periods.shape[1] - (SMOOTHING - 1 + SYNTHESIS_DELAY) :]
-        windows = torch.stack([periods[:, k : k + frames + SYNTHESIS_DELAY] for k in range(SMOOTHING)], dim=2)
+        windows = _windows(periods, SMOOTHING, frames + SYNTHESIS_DELAY)
         medians = torch.sort(windows, dim=2).values[:, :, LAG].to(torch.float64)
         smoothed = medians[:, SYNTHESIS_DELAY:]  # frames -LAG .. n-1-LAG
         # the same, SYNTHESIS_DELAY frames earlier; at a voiced onset, where that is still the
@@ -512,7 +512,7 @@ class VoiceModel(nn.Module):
         frames = samples // HOP
         voicing_all = torch.cat([recent_voicing, voicing], dim=1)
         # an output frame holds grains made in it and the LEVEL_FRAMES - 1 frames before
-        weight = _running_mean(voicing_all[:, 1:], LEVEL_FRAMES, frames)
+        weight = _windows(voicing_all[:, 1:], LEVEL_FRAMES, frames).mean(dim=2)
         # the input each output frame was read from: LATENCY earlier, and a frame later (a voiced
         # onset's grains come up to 100 samples before LATENCY); each power a box average over
         # LEVEL_FRAMES frames (1024 samples: several periods of any voice, so a period that does not
@@ -522,7 +522,7 @@ class VoiceModel(nn.Module):
         now = torch.stack([(source * source).reshape(batch, frames, HOP).mean(dim=2),
                            (out * out).reshape(batch, frames, HOP).mean(dim=2)], dim=2)
         history = torch.cat([recent_frames.reshape(batch, LEVEL_FRAMES - 1, 2), now], dim=1)
-        power = _running_mean(history, LEVEL_FRAMES, frames).to(torch.float64)
+        power = _windows(history, LEVEL_FRAMES, frames).mean(dim=2).to(torch.float64)
         # S[k] = (1 - c[k]) S[k-1] + c[k] p[k], in closed form over the block
         rate = LEVEL_RATE * weight.to(torch.float64)
         decayed = torch.cumsum(torch.log1p(-rate), dim=1)  # [B, n]
