@@ -10,6 +10,8 @@ graph at pitch +5 / -5 (formant 0) came out an octave off on 2.2 / 2.0% of them 
 samples, 2.6 / 2.0% with 160, 2.6 / 1.6% with 128 and 3.1 / 1.7% with 96, and left at the
 input's pitch on 2.4 / 2.5%, 2.1 / 2.4%, 2.1 / 1.1% and 1.8 / 2.2% (Harvest on output and
 input). 128 lowers the two together at -5 (4.5 -> 2.7%) and not at +5 (4.6 -> 4.7%).
+At +7 / -7, 200 against 128: octave errors 2.1 / 1.0% against 2.2 / 1.4%, unshifted 2.3 / 1.9%
+against 1.3 / 1.0%: fewer frames left unshifted, more an octave off, which is the goal's count.
 
 - f0: YIN (de Cheveigne and Kawahara 2002): the cumulative-mean-normalised difference
   function over lags of 6..200 decimated samples (2 kHz..60 Hz), the first local minimum
