@@ -3,15 +3,7 @@
 One feature frame every ``HOP`` = 128 input samples (2.67 ms at 48 kHz). The input is
 low-passed and decimated by 4 to 12 kHz; each frame's analysis window is the most recent
 ``WINDOW`` decimated samples, so every feature only looks back (causal), and the state is
-just the recent past: the filter's last input samples and the decimated history. A shorter
-window for the voice styles was tried, not (yet) kept: on speech the voice bench does not use
-(flite's Harvard sentences 5-8, 11 Fish Fillets lines), frames whose f0 is unambiguous, the shift
-graph at pitch +5 / -5 (formant 0) came out an octave off on 2.2 / 2.0% of them with 200
-samples, 2.6 / 2.0% with 160, 2.6 / 1.6% with 128 and 3.1 / 1.7% with 96, and left at the
-input's pitch on 2.4 / 2.5%, 2.1 / 2.4%, 2.1 / 1.1% and 1.8 / 2.2% (Harvest on output and
-input). 128 lowers the two together at -5 (4.5 -> 2.7%) and not at +5 (4.6 -> 4.7%).
-At +7 / -7, 200 against 128: octave errors 2.1 / 1.0% against 2.2 / 1.4%, unshifted 2.3 / 1.9%
-against 1.3 / 1.0%: fewer frames left unshifted, more an octave off, which is the goal's count.
+just the recent past: the filter's last input samples and the decimated history.
 
 - f0: YIN (de Cheveigne and Kawahara 2002): the cumulative-mean-normalised difference
   function over lags of 6..200 decimated samples (2 kHz..60 Hz), the first local minimum
@@ -31,6 +23,20 @@ against 1.3 / 1.0%: fewer frames left unshifted, more an octave off, which is th
 - confidence: 1 - the normalised difference at that lag (1 = perfectly periodic). A floor
   ``NOISE_FLOOR`` on the difference keeps silence aperiodic (confidence ~0).
 - loudness: RMS of the last 10.7 ms in dBFS.
+
+Tried, not kept: a shorter ``WINDOW`` for the voice styles. The shift graph (formant 0) on
+speech the voice bench does not use (flite's Harvard sentences 5-8, 11 Fish Fillets lines),
+frames whose input f0 is unambiguous, Harvest on input and output; octave errors / frames left
+at the input's pitch, in %:
+
+    window   pitch -7     pitch -5     pitch +5     pitch +7
+    200      1.0 / 1.9    2.0 / 2.5    2.2 / 2.4    2.1 / 2.3
+    160                   2.0 / 2.4    2.6 / 2.1
+    128      1.4 / 1.0    1.6 / 1.1    2.6 / 2.1    2.2 / 1.3
+    96                    1.7 / 2.2    3.1 / 1.8
+
+128 leaves fewer frames unshifted but puts as many or more an octave off, except at -5; the
+octave errors are the voice goal's count.
 """
 
 from __future__ import annotations
