@@ -7,6 +7,7 @@ is rebuilt from Debian packages and seeds, bit for bit the same on every run.
 
     apt-get install klettres-data fillets-ng-data flite openttd-opensfx
     apt-get install gcin-voice festival festvox-italp16k festvox-czech-dita festvox-ca-ona-hts  # training only
+    apt-get install asterisk-core-sounds-{en,es,fr,it,ru}-g722; pip install G722  # training only
 
 Names. Every unit of material has a name, and ``split_of(name)`` says "test", "train" or
 "neither" (material neither side may use, so that no speaker, text or recording crosses):
@@ -29,6 +30,11 @@ Names. Every unit of material has a name, and ``split_of(name)`` says "test", "t
   ``HARVARD_SENTENCES[index]``, lists 1-2. Train only: the other sources' training voices are
   nearly all men's (flite's awb, rms and kal, Fish Fillets' elk), and a held-out woman's voice
   (flite's slt) was where the style did worst.
+- ``asterisk/<voice>/<path>``: Asterisk's telephone prompts (``asterisk-core-sounds-*-g722``: four
+  voice talents, ASTERISK_VOICES, reading whole phrases, numbers and letters; G.722 at 16 kHz,
+  decoded with the ``G722`` package). The speaker is the voice folder (Allison's English and
+  Spanish count as two). Train only: the one source of continuous read speech by real people;
+  the others are letters, syllables, game lines or voices built from diphones.
 - ``opensfx/<index>``: the index-th of the 73 recorded clips in OpenTTD's ``opensfx.cat`` (a table of
   ``uint32`` offset/size pairs, offsets flagged with bit 31, each entry a length-prefixed title
   then a 16-bit 44.1 kHz mono RIFF WAV). A clip is test when it shares an original recording (the
@@ -72,7 +78,7 @@ import numpy as np
 import soundfile as sf
 
 from models.speech_floor import floor_removed
-from models.speech_sources import HARVARD_SENTENCES, flite_say, read_mono
+from models.speech_sources import HARVARD_SENTENCES, flite_say, read_mono, resample
 
 RATE = 48000
 SEED = 20240611
@@ -105,6 +111,13 @@ SPEECH_SOURCES = ("klettres", "fillets", "flite")  # the test items' sources
 GCIN_VOICE = Path("/usr/share/gcin-voice/ogg")
 GCIN_TAKES = ("3", "5")
 GCIN_EVERY = 3
+ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds")
+ASTERISK_PACKAGES = "asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722 asterisk-core-sounds-fr-g722 " \
+                    "asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722"
+#: the voice folders (language_COUNTRY_sex_name) of ASTERISK_PACKAGES
+ASTERISK_VOICES = ("en_US_f_Allison", "es_MX_f_Allison", "fr_CA_f_June", "it_IT_m_Carlo", "ru_RU_f_IvrvoiceRU")
+ASTERISK_RATE = 16000
+ASTERISK_NOT_SPEECH = re.compile(r"(^|/)silence/|tone|beep|^ding|dtmf", re.IGNORECASE)  # tones and silence
 #: Festival voices (name -> Festival's voice name): recordings of real speakers, train only
 FESTIVAL_VOICES = {"it_lp": "lp_diphone", "cs_dita": "czech_dita", "ca_ona": "upc_ca_ona_hts"}
 NOISE_KINDS = ("opensfx", "pink", "opensfx", "babble", "opensfx", "hum", "opensfx", "bursts", "opensfx",
@@ -145,8 +158,10 @@ def split_of(name: str) -> str:
         return "train"
     if source == "festival" and len(parts) == 3 and parts[1] in FESTIVAL_VOICES and parts[2].isdigit():
         return "neither" if int(parts[2]) in TEST_SENTENCE_INDICES else "train"
+    if source == "asterisk" and len(parts) >= 3 and parts[1] in ASTERISK_VOICES:
+        return "train"
     raise ValueError(f"{name}: not a name of the denoise material "
-                     "(klettres/, fillets/, flite/, gcin/, festival/, opensfx/, generated/)")
+                     "(klettres/, fillets/, flite/, gcin/, festival/, asterisk/, opensfx/, generated/)")
 
 
 def speaker_of(name: str) -> str:
@@ -293,9 +308,37 @@ def festival_units(indices: Sequence[int], without_floor: bool = False) -> dict[
     return units
 
 
-def speech_units(split: str, without_floor: bool = False) -> dict[str, np.ndarray]:
+def g722_decoded(path: Path) -> np.ndarray:
+    """A G.722 file (64 kbit/s, 16 kHz) as mono float64 at RATE."""
+    try:
+        from G722 import G722
+    except ImportError as error:
+        raise Missing(f"{path}: decoding G.722 needs the G722 package (pip install G722)") from error
+    pcm = np.asarray(G722(ASTERISK_RATE, 64000).decode(path.read_bytes()), dtype=np.float64) / 32768.0
+    return resample(pcm, ASTERISK_RATE, RATE)
+
+
+def asterisk_units(voices: Sequence[str] = ASTERISK_VOICES, without_floor: bool = False) -> dict[str, np.ndarray]:
+    """Asterisk's spoken prompts in each of ``voices`` (tones, beeps and silences left out)."""
+    units = {}
+    for voice in voices:
+        folder = ASTERISK_SOUNDS / voice
+        if not folder.is_dir():
+            raise Missing(f"{folder}: not installed (apt-get install {ASTERISK_PACKAGES})")
+        for path in sorted(folder.rglob("*.g722")):
+            relative = path.relative_to(folder).with_suffix("").as_posix()
+            if ASTERISK_NOT_SPEECH.search(relative):
+                continue
+            audio = g722_decoded(path)
+            if len(audio) >= int(0.2 * RATE) and np.abs(audio).max() > 1e-3:
+                units[f"asterisk/{voice}/{relative}"] = unit_of(audio, without_floor)
+    return units
+
+
+def speech_units(split: str, without_floor: bool = False, continuous: bool = False) -> dict[str, np.ndarray]:
     """Every speech unit of ``split`` ("test" or "train"), name -> trimmed mono float64 at 48 kHz
-    (with ``without_floor``, a (2, n) array: as recorded, and without its background; ``unit_of``)."""
+    (with ``without_floor``, a (2, n) array: as recorded, and without its background; ``unit_of``);
+    ``continuous``: the train split with Asterisk's prompts too."""
     if split == "test":
         languages, speakers, voices, indices = TEST_KLETTRES_LANGUAGES, TEST_FILLETS_SPEAKERS, TEST_FLITE_VOICES, \
             TEST_SENTENCE_INDICES
@@ -309,6 +352,8 @@ def speech_units(split: str, without_floor: bool = False) -> dict[str, np.ndarra
              **flite_units(voices, indices, without_floor)}
     if split == "train":
         units.update({**gcin_units(without_floor), **festival_units(indices, without_floor)})
+        if continuous:
+            units.update(asterisk_units(ASTERISK_VOICES, without_floor))
     assert all(split_of(name) == split for name in units), "the loaders and split_of disagree"
     return units
 

@@ -6,7 +6,8 @@
 #   --material  also fluidsynth, a General MIDI soundfont and espeak-ng, which
 #               `stylerack train recipe` uses to make its training audio, and the benchmarks'
 #               material and anchors (Debian's fillets-ng-data, klettres-data, openttd-opensfx;
-#               gcin-voice and three Festival voices, which speech-denoise trains on;
+#               gcin-voice, three Festival voices and Asterisk's G.722 prompts in five
+#               languages, which speech-denoise trains on;
 #               the `bench` extra: Matchering, RNNoise, DeepFilterNet3, PESQ, STOI, DNSMOS,
 #               pocketsphinx, pyworld, auraloss; GTCRN with --no-deps; GPL code stays in that
 #               extra, never in the runtime).
@@ -38,7 +39,9 @@ headers=$("$python" -c 'import os, sysconfig; print(os.path.exists(os.path.join(
 [ "$headers" = True ] || need+=(python3-dev)
 [ "$dev" = 1 ] && need+=(jackd2 xvfb xauth flite)
 [ "$material" = 1 ] && need+=(fluidsynth fluid-soundfont-gm espeak-ng fillets-ng-data klettres-data openttd-opensfx
-                               gcin-voice festival festvox-italp16k festvox-czech-dita festvox-ca-ona-hts)
+                               gcin-voice festival festvox-italp16k festvox-czech-dita festvox-ca-ona-hts
+                               asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722 asterisk-core-sounds-fr-g722
+                               asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -60,6 +60,34 @@ def test_the_split_keeps_training_only_voices_out_of_the_test_split():
         with pytest.raises(ValueError):
             dm.split_of(bad)
     assert dm.speaker_of("festival/cs_dita/03") == "festival/cs_dita" and dm.speaker_of("gcin/3/ㄅ") == "gcin/3"
+    assert dm.split_of("asterisk/fr_CA_f_June/digits/7") == "train"
+    assert dm.speaker_of("asterisk/fr_CA_f_June/digits/7") == "asterisk/fr_CA_f_June"
+    with pytest.raises(ValueError):
+        dm.split_of("asterisk/xx_XX_f_Nobody/hello")
+
+
+def test_asterisk_prompts_decode_to_speech_and_tones_are_left_out():
+    """The G.722 prompts decode to 48 kHz speech of the right length; the tone and silence files
+    that the packages also hold are not taken as speech."""
+    from models import denoise_material as dm
+
+    folder = dm.ASTERISK_SOUNDS / dm.ASTERISK_VOICES[0]
+    if not folder.is_dir():
+        pytest.skip(f"{folder}: not installed")
+    pytest.importorskip("G722")
+    path = folder / "digits" / "7.g722"
+    audio = dm.g722_decoded(path)
+    # G.722 at 64 kbit/s: 8000 bytes a second of 16 kHz audio
+    assert abs(len(audio) - path.stat().st_size / 8000 * RATE) <= 3, len(audio)
+    assert 0.05 < np.abs(audio).max() < 1.0 and dm.active_rms(audio) > 10 ** (-40 / 20)
+    # the energy sits in the voice's band, not in a tone: most of it between 100 Hz and 4 kHz
+    spectrum = np.abs(np.fft.rfft(audio)) ** 2
+    hz = np.fft.rfftfreq(len(audio), 1 / RATE)
+    assert spectrum[(hz > 100) & (hz < 4000)].sum() > 0.8 * spectrum.sum()
+    names = [p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.g722")]
+    left_out = [n for n in names if dm.ASTERISK_NOT_SPEECH.search(n)]
+    assert any(n.startswith("silence/") for n in left_out) and any("beep" in n for n in left_out)
+    assert not any(dm.ASTERISK_NOT_SPEECH.search(n) for n in ("digits/7", "vm-intro", "conf-onlyperson"))
 
 
 def test_the_manifest_declares_a_restoration_style_within_20_ms():
