@@ -117,7 +117,7 @@ ASTERISK_PACKAGES = "asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722 a
 #: the voice folders (language_COUNTRY_sex_name) of ASTERISK_PACKAGES
 ASTERISK_VOICES = ("en_US_f_Allison", "es_MX_f_Allison", "fr_CA_f_June", "it_IT_m_Carlo", "ru_RU_f_IvrvoiceRU")
 ASTERISK_RATE = 16000
-ASTERISK_NOT_SPEECH = re.compile(r"(^|/)silence/|tone|beep|^ding|dtmf", re.IGNORECASE)  # tones and silence
+ASTERISK_NOT_SPEECH = re.compile(r"(^|/)silence/|tone|beep", re.IGNORECASE)  # tones, beeps and silence
 #: Festival voices (name -> Festival's voice name): recordings of real speakers, train only
 FESTIVAL_VOICES = {"it_lp": "lp_diphone", "cs_dita": "czech_dita", "ca_ona": "upc_ca_ona_hts"}
 NOISE_KINDS = ("opensfx", "pink", "opensfx", "babble", "opensfx", "hum", "opensfx", "bursts", "opensfx",
