@@ -50,6 +50,15 @@ CONTINUOUS_SHARE 0.35 of the examples; the Russian voice kept for validation; 46
 Intelligibility and SI-SDR rise, on continuous speech most, but the background score falls
 (BAK -0.08 and -0.14) and OVRL, where the gap to RNNoise and GTCRN is, does not move: not
 shipped on its own. ``load_material(continuous=True)`` reproduces it.
+
+Both together, tried and not kept: continuous speech and the low-band term above (weight 2),
+trained from nothing with the recipe's 9000 steps (5307 s; other work shared the machine for
+about 4 of its first minutes). bench/denoise.py's 48 test items: 1.58 / 0.823 / 9.3 / 2.12 /
+2.49 / 3.31, worse than the shipped style everywhere but BAK, and its output was about 10
+samples (at 16 kHz) off the clean speech on every item, where the shipped style's is on it (a
+loss weighted this far toward magnitudes seems to leave the deep filter's phase free to drift),
+and SI-SDR falls 2.7 dB. The validation letters agree (1.518 / 0.763 / 7.11 / 2.110 / 2.462 /
+3.512 against 1.563 / 0.778 / 10.95 / 2.157 / 2.554 / 3.388).
 """
 
 from __future__ import annotations

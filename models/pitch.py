@@ -99,9 +99,9 @@ class PitchLoudness(nn.Module):
     def step(self, audio: torch.Tensor, fir_state: torch.Tensor, history: torch.Tensor):
         joined = torch.cat([fir_state, audio], dim=1)
         decimated = nn.functional.conv1d(joined[:, None, :], self.taps, stride=DECIMATION)[:, 0, :]
-        fir_state = joined[:, joined.shape[1] - (FIR_TAPS - 1) :]
+        fir_state = joined[:, -(FIR_TAPS - 1) :]
         buffer = torch.cat([history, decimated], dim=1)  # [B, HISTORY + T/4]
-        history = buffer[:, buffer.shape[1] - HISTORY :]
+        history = buffer[:, -HISTORY:]
         frames = decimated.shape[1] // SUB_HOP
         ends = HISTORY + SUB_HOP * torch.arange(1, frames + 1, device=audio.device)  # exclusive end per frame
         segment = buffer[:, ends[:, None] - HISTORY + self.positions]  # [B, n, HISTORY]: each frame's recent past
