@@ -501,7 +501,7 @@ class VoiceModel(nn.Module):
             if self.personal.eq is not None:
                 joined = torch.cat([personal_state[1], out], dim=1)
                 out = nn.functional.conv1d(joined[:, None, :], self.eq_kernel)[:, 0, :]
-                personal.append(joined[:, -(len(self.personal.eq) - 1):])
+                personal.append(joined[:, joined.shape[1] - (len(self.personal.eq) - 1):])  # (a 1-tap EQ keeps nothing)
         return (out[:, None, :], fir, pitch_history, history, carry, _split(bounds).flatten(1),
                 synth_phase, recent, gates, counter, held, since, level_voicing, level_frames, level_powers, level_gain, *personal)
 
