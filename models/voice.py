@@ -58,8 +58,8 @@ that the whisper keeps the voice's level: the vocal tract's response with no pit
 pitch knob sets how dense the grains are).
 Randomness is a hash of a frame counter carried in the state, so streaming equals one call.
 
-Cost: the graph works on a few thousand numbers a frame, so on a CPU its time goes to dispatching
-its nodes, not to arithmetic (ONNX Runtime's profile). It is written to export few of them: one
+Cost: the graph's tensors are small, so on a CPU its time goes to dispatching its nodes, not to
+arithmetic (ONNX Runtime's profile). It is written to export few of them: one
 gather for each sliding window (``_windows``), negative slices where a state keeps a buffer's
 end, ``flatten`` rather than a reshape to a shape read from another tensor. Those changes took
 the shift graph from 781 nodes to 644 after ONNX Runtime's optimisation, with the same output
